@@ -1,0 +1,1 @@
+//! Container creation, init and exec.

@@ -1,0 +1,63 @@
+//! `--log FILE` and `--log-format text|json`. JSON lines carry `level`, `msg`, `time`
+//! as runc writes them: go-runc reports the last `"level":"error"` line to its user.
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+struct Config {
+    file: Option<PathBuf>,
+    json: bool,
+    debug: bool,
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+pub fn init(file: Option<PathBuf>, format: &str, debug: bool) -> crate::Result<()> {
+    let json = match format {
+        "json" => true,
+        "text" => false,
+        other => anyhow::bail!("--log-format: unknown format {other:?} (want text or json)"),
+    };
+    let _ = CONFIG.set(Config { file, json, debug });
+    Ok(())
+}
+
+fn write(level: &str, msg: &str) {
+    let Some(cfg) = CONFIG.get() else {
+        eprintln!("rt: {level}: {msg}");
+        return;
+    };
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let line = if cfg.json {
+        serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
+    } else {
+        format!("time=\"{time}\" level={level} msg={msg:?}")
+    };
+    match &cfg.file {
+        Some(path) => {
+            if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+pub fn debug(msg: &str) {
+    if CONFIG.get().is_some_and(|c| c.debug) {
+        write("debug", msg);
+    }
+}
+
+pub fn warn(msg: &str) {
+    write("warning", msg);
+}
+
+/// A fatal error: to the log (if any) and always one line on stderr.
+pub fn error(msg: &str) {
+    if CONFIG.get().is_some_and(|c| c.file.is_some()) {
+        write("error", msg);
+    }
+    eprintln!("rt: {msg}");
+}

@@ -1,0 +1,1 @@
+//! linux.namespaces: new or joined, uid/gid mappings, time offsets.

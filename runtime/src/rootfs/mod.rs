@@ -1,0 +1,1 @@
+//! The root filesystem: mounts, devices, masked and readonly paths, pivot_root.

@@ -1,0 +1,210 @@
+//! The state store: `<root>/<id>/state.json` plus the exec fifo, written atomically.
+//!
+//! A container directory exists from the first moment of `create` to the end of
+//! `delete`; its status is derived, never stored: `creating` until the init has reported,
+//! `created` while the exec fifo exists, `running` while the init lives, `paused` when the
+//! cgroup is frozen, `stopped` once the init is gone (or its pid was reused: the start
+//! time recorded at create must match /proc/<pid>/stat).
+use crate::cgroups::Cgroup;
+use crate::Result;
+use anyhow::{anyhow, bail, Context};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// What rt remembers about a container between calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// Host pid of the container's init; 0 while creating.
+    pub pid: i32,
+    /// /proc/<pid>/stat start time, to tell the init from a recycled pid.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    pub owner: String,
+    pub cgroup: Cgroup,
+    /// The config the container was created with (exec and delete need it).
+    pub config: Spec,
+}
+
+impl State {
+    pub fn annotations(&self) -> HashMap<String, String> {
+        self.config.annotations().clone().unwrap_or_default()
+    }
+}
+
+/// One container's directory under the state root.
+pub struct ContainerDir {
+    pub dir: PathBuf,
+}
+
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if !ok {
+        bail!("invalid container id {id:?}: it must be 1 to 1024 characters of [A-Za-z0-9_+.-], not '.' or '..'");
+    }
+    Ok(())
+}
+
+impl ContainerDir {
+    pub fn path(root: &Path, id: &str) -> Result<PathBuf> {
+        validate_id(id)?;
+        Ok(root.join(id))
+    }
+
+    /// Make the directory for a new container; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
+        let dir = Self::path(root, id)?;
+        fs::create_dir_all(root).with_context(|| format!("creating state root {}", root.display()))?;
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(ContainerDir { dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container with id {id} already exists")
+            }
+            Err(e) => Err(anyhow!("creating {}: {e}", dir.display())),
+        }
+    }
+
+    pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
+        let dir = Self::path(root, id)?;
+        if !dir.is_dir() {
+            bail!("container {id} does not exist");
+        }
+        Ok(ContainerDir { dir })
+    }
+
+    pub fn exec_fifo(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// Write state.json atomically (temp file + rename).
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let mut f = fs::File::create(&tmp)?;
+        serde_json::to_writer(&mut f, state)?;
+        f.flush()?;
+        fs::rename(&tmp, self.dir.join(STATE_FILE))?;
+        Ok(())
+    }
+
+    /// None while the container is still being created (no state.json yet).
+    pub fn load(&self) -> Result<Option<State>> {
+        match fs::read(self.dir.join(STATE_FILE)) {
+            Ok(data) => Ok(Some(serde_json::from_slice(&data).with_context(|| {
+                format!("corrupt state file {}", self.dir.join(STATE_FILE).display())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(anyhow!("removing {}: {e}", self.dir.display())),
+        }
+    }
+
+    pub fn status(&self, state: &State) -> Status {
+        if state.pid <= 0 {
+            return Status::Creating;
+        }
+        if process_start_time(state.pid) != Some(state.pid_start) {
+            return Status::Stopped;
+        }
+        if self.exec_fifo().exists() {
+            return Status::Created;
+        }
+        if state.cgroup.is_frozen().unwrap_or(false) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+}
+
+/// Field 22 of /proc/<pid>/stat; None when the process is gone or a zombie.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm (field 2) may hold spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // rest starts at field 3; start time is field 22.
+    fields.nth(18)?.parse().ok()
+}
+
+/// runc's `state` JSON.
+pub fn oci_state_json(state: &State, status: Status) -> serde_json::Value {
+    let pid = if matches!(status, Status::Stopped | Status::Creating) { 0 } else { state.pid };
+    let mut v = serde_json::json!({
+        "ociVersion": state.config.version(),
+        "id": state.id,
+        "pid": pid,
+        "status": status.as_str(),
+        "bundle": state.bundle,
+        "rootfs": state.rootfs,
+        "created": state.created,
+        "owner": state.owner,
+    });
+    if let Some(a) = state.config.annotations() {
+        v["annotations"] = serde_json::to_value(a).unwrap_or_default();
+    }
+    v
+}
+
+/// The state given to hooks on stdin (the runtime spec's State).
+pub fn hook_state_json(state: &State, status: Status) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "ociVersion": state.config.version(),
+        "id": state.id,
+        "status": status.as_str(),
+        "bundle": state.bundle,
+    });
+    if state.pid > 0 {
+        v["pid"] = state.pid.into();
+    }
+    if let Some(a) = state.config.annotations() {
+        v["annotations"] = serde_json::to_value(a).unwrap_or_default();
+    }
+    serde_json::to_vec(&v).unwrap_or_default()
+}

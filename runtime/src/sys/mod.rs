@@ -1,0 +1,1 @@
+//! Raw syscall wrappers: the one place that calls into the kernel without nix.
