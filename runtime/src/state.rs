@@ -55,6 +55,9 @@ pub struct State {
     pub cgroup: Cgroup,
     /// The config the container was created with (exec and delete need it).
     pub config: Spec,
+    /// True until the init has reported Ready.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 impl State {
@@ -91,7 +94,8 @@ impl ContainerDir {
     /// Make the directory for a new container; fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let dir = Self::path(root, id)?;
-        fs::create_dir_all(root).with_context(|| format!("creating state root {}", root.display()))?;
+        fs::create_dir_all(root)
+            .with_context(|| format!("creating state root {}", root.display()))?;
         match fs::create_dir(&dir) {
             Ok(()) => Ok(ContainerDir { dir }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -149,6 +153,9 @@ impl ContainerDir {
         if process_start_time(state.pid) != Some(state.pid_start) {
             return Status::Stopped;
         }
+        if state.creating {
+            return Status::Creating;
+        }
         if self.exec_fifo().exists() {
             return Status::Created;
         }
@@ -175,7 +182,11 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
 
 /// runc's `state` JSON.
 pub fn oci_state_json(state: &State, status: Status) -> serde_json::Value {
-    let pid = if matches!(status, Status::Stopped | Status::Creating) { 0 } else { state.pid };
+    let pid = if matches!(status, Status::Stopped | Status::Creating) {
+        0
+    } else {
+        state.pid
+    };
     let mut v = serde_json::json!({
         "ociVersion": state.config.version(),
         "id": state.id,
