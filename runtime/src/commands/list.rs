@@ -1,5 +1,6 @@
 use crate::cli::List;
-use crate::state::{oci_state_json, ContainerDir};
+use crate::state::{oci_state, ContainerDir};
+use std::os::unix::fs::MetadataExt;
 use crate::Result;
 use std::path::Path;
 
@@ -16,13 +17,16 @@ pub fn run(root: &Path, a: List) -> Result<i32> {
                 continue;
             };
             if let Ok(Some(st)) = dir.load() {
-                rows.push(oci_state_json(&st, dir.status(&st)));
+                let mut row = oci_state(&st, dir.status(&st));
+                // As runc: the owner is whoever owns the state directory.
+                row.owner = std::fs::metadata(&dir.dir).map(|m| user_name(m.uid())).unwrap_or_default();
+                rows.push(row);
             }
         }
     }
     if a.quiet {
         for r in &rows {
-            println!("{}", r["id"].as_str().unwrap_or_default());
+            println!("{}", r.id);
         }
         return Ok(0);
     }
@@ -40,18 +44,13 @@ pub fn run(root: &Path, a: List) -> Result<i32> {
                 .map(String::from)
                 .to_vec()];
             for r in &rows {
-                let s = |k: &str| {
-                    r[k].as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| r[k].to_string())
-                };
                 table.push(vec![
-                    s("id"),
-                    s("pid"),
-                    s("status"),
-                    s("bundle"),
-                    s("created"),
-                    s("owner"),
+                    r.id.clone(),
+                    r.pid.to_string(),
+                    r.status.to_string(),
+                    r.bundle.display().to_string(),
+                    r.created.clone(),
+                    r.owner.clone(),
                 ]);
             }
             print!("{}", tabulate(&table));
@@ -86,4 +85,15 @@ pub fn tabulate(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The host's name for `uid` (/etc/passwd), or the number.
+fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[0].to_string())
+        .unwrap_or_else(|| uid.to_string())
 }
