@@ -23,7 +23,7 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # Tests run real containers; two at a time keeps a 2-core machine responsive.
-step test cargo test --workspace -- --test-threads="${RT_TEST_THREADS:-2}"
+step test cargo test --workspace --no-fail-fast -- --test-threads="${RT_TEST_THREADS:-2}"
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "hack/test.sh: FAILED: ${failed[*]}" >&2

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const SLEEP: &[&str] = &["sleep", "1000"];
+const SLEEP: &[&str] = &["/bin/sleep", "1000"];
 
 /// A created (not started) container running `args`.
 fn created(rt: &Rt, args: &[&str]) -> (Bundle, String) {
@@ -95,7 +95,7 @@ fn create_start_kill_delete() {
     // and is not running the user's program yet.
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(
-        !String::from_utf8_lossy(&cmdline).starts_with("sleep"),
+        !String::from_utf8_lossy(&cmdline).contains("sleep"),
         "process started before `start`"
     );
 
@@ -120,7 +120,7 @@ fn state_of_unknown_and_deleted_container_fails() {
     let rt = Rt::new();
     let err = rt.fail(&["state", "no-such-container"]);
     assert!(!err.is_empty(), "an error message is expected");
-    let b = Bundle::busybox(&["true"]);
+    let b = Bundle::busybox(&["/bin/true"]);
     let id = unique_id("lc");
     rt.ok(&["run", "--bundle", b.dir_str(), &id]);
     rt.fail(&["state", &id]);
@@ -140,7 +140,7 @@ fn delete_of_running_container_without_force_fails() {
 #[test]
 fn run_foreground_returns_exit_code() {
     let rt = Rt::new();
-    let b = Bundle::busybox(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let b = Bundle::busybox(&["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]);
     let id = unique_id("lc");
     let a = ["run", "--bundle", b.dir_str(), &id];
     let out = rt.run(&a);
@@ -151,9 +151,37 @@ fn run_foreground_returns_exit_code() {
 }
 
 #[test]
+fn args0_is_resolved_on_the_container_path() {
+    // execvp semantics (runc): a bare name is looked up on process.env's PATH.
+    let rt = Rt::new();
+    let b = Bundle::busybox(&["sh", "-c", "exit 3"]);
+    let id = unique_id("lc");
+    let a = ["run", "--bundle", b.dir_str(), &id];
+    let out = rt.run(&a);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&a, &out));
+    assert_no_leftovers(&rt, &id, &b);
+
+    let (b, id) = running(&rt, &["sleep", "1000"]);
+    let a = ["exec", &id, "sh", "-c", "exit 4"];
+    let out = rt.run(&a);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&a, &out));
+    finish(&rt, &id, &b);
+
+    // Not on PATH: an error, before the container is created.
+    let mut b = Bundle::busybox(&["true"]);
+    b.config["process"]["env"] = json!(["PATH=/usr/bin"]);
+    b.save();
+    let id = unique_id("lc");
+    let a = ["run", "--bundle", b.dir_str(), &id];
+    let out = rt.run(&a);
+    assert!(!out.status.success(), "{}", describe(&a, &out));
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
 fn run_foreground_exit_zero() {
     let rt = Rt::new();
-    let b = Bundle::busybox(&["true"]);
+    let b = Bundle::busybox(&["/bin/true"]);
     let id = unique_id("lc");
     rt.ok(&["run", "--bundle", b.dir_str(), &id]);
     assert_no_leftovers(&rt, &id, &b);
@@ -287,7 +315,7 @@ fn duplicate_id_fails() {
 
 fn trap_term(code: u8) -> Vec<String> {
     vec![
-        "sh".into(),
+        "/bin/sh".into(),
         "-c".into(),
         format!("trap 'exit {code}' TERM; while :; do sleep 0.1; done"),
     ]
@@ -356,7 +384,7 @@ fn kill_all_without_pid_namespace() {
     // Without a pid namespace, killing the init does not take its children with it:
     // `kill --all` must signal every process of the container's cgroup.
     let rt = Rt::new();
-    let mut b = Bundle::busybox(&["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    let mut b = Bundle::busybox(&["/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
     b.remove_namespace("pid");
     b.save();
     let id = unique_id("lc");
@@ -489,7 +517,7 @@ fn list_table_json_quiet() {
 #[test]
 fn ps_table_and_json() {
     let rt = Rt::new();
-    let (b, id) = running(&rt, &["sh", "-c", "sleep 1000 & wait"]);
+    let (b, id) = running(&rt, &["/bin/sh", "-c", "sleep 1000 & wait"]);
     let pid = state_pid(&rt, &id);
     let deadline = Instant::now() + Duration::from_secs(10);
     let pids = loop {
@@ -531,11 +559,11 @@ fn ps_table_and_json() {
 fn exec_foreground_exit_code_and_output() {
     let rt = Rt::new();
     let (b, id) = running(&rt, SLEEP);
-    let a = ["exec", &id, "sh", "-c", "echo hello; exit 5"];
+    let a = ["exec", &id, "/bin/sh", "-c", "echo hello; exit 5"];
     let out = rt.run(&a);
     assert_eq!(out.status.code(), Some(5), "{}", describe(&a, &out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-    let out = rt.ok(&["exec", &id, "true"]);
+    let out = rt.ok(&["exec", &id, "/bin/true"]);
     assert_eq!(out, "");
     // exec joins the container: same namespaces as the init
     let init = state_pid(&rt, &id);
@@ -556,7 +584,7 @@ fn exec_foreground_exit_code_and_output() {
 fn exec_killed_returns_137() {
     let rt = Rt::new();
     let (b, id) = running(&rt, SLEEP);
-    let a = ["exec", &id, "sh", "-c", "kill -9 $$"];
+    let a = ["exec", &id, "/bin/sh", "-c", "kill -9 $$"];
     let out = rt.run(&a);
     assert_eq!(out.status.code(), Some(137), "{}", describe(&a, &out));
     finish(&rt, &id, &b);
@@ -570,7 +598,7 @@ fn exec_in_stopped_container_fails() {
     rt.ok(&["start", &id]);
     rt.ok(&["kill", &id, "KILL"]);
     rt.wait_status(&id, "stopped");
-    rt.fail(&["exec", &id, "true"]);
+    rt.fail(&["exec", &id, "/bin/true"]);
     finish(&rt, &id, &b);
 }
 
@@ -585,7 +613,7 @@ fn exec_detached_with_pid_file() {
         "--pid-file",
         pidfile.to_str().unwrap(),
         &id,
-        "sleep",
+        "/bin/sleep",
         "999",
     ]);
     let pid: i32 = fs::read_to_string(&pidfile)
@@ -639,7 +667,7 @@ fn exec_env_cwd_user() {
     assert_eq!(p["gid"], 1000);
     assert_eq!(p["euid"], 1000);
 
-    let out = rt.ok(&["exec", "-u", "1000", &id, "id", "-u"]);
+    let out = rt.ok(&["exec", "-u", "1000", &id, "/bin/id", "-u"]);
     assert_eq!(out.trim(), "1000");
     finish(&rt, &id, &b);
 }
@@ -649,7 +677,7 @@ fn exec_process_json() {
     let rt = Rt::new();
     let (b, id) = running(&rt, SLEEP);
     let mut process = b.config["process"].clone();
-    process["args"] = json!(["sh", "-c", "echo $X; exit 4"]);
+    process["args"] = json!(["/bin/sh", "-c", "echo $X; exit 4"]);
     process["env"] = json!(["X=from-process-json", "PATH=/bin"]);
     let pj = b.dir.join("process.json");
     fs::write(&pj, process.to_string()).unwrap();
@@ -729,7 +757,7 @@ fn preserve_fds_passes_exactly_the_extra_fds() {
 #[test]
 fn preserve_fds_writes_reach_the_host() {
     let rt = Rt::new();
-    let b = Bundle::busybox(&["sh", "-c", "echo three >&3; echo four >&4"]);
+    let b = Bundle::busybox(&["/bin/sh", "-c", "echo three >&3; echo four >&4"]);
     let p3 = b.dir.join("out3");
     let p4 = b.dir.join("out4");
     let f3 = fs::File::create(&p3).unwrap();

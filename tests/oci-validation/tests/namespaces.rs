@@ -102,7 +102,7 @@ fn join_namespaces_by_path() {
 #[test]
 fn join_pid_namespace_of_another_container() {
     let rt = Rt::new();
-    let b1 = Bundle::busybox(&["sleep", "1000"]);
+    let b1 = Bundle::busybox(&["/bin/sleep", "1000"]);
     let id1 = unique_id("ns");
     rt.ok(&["run", "-d", "--bundle", b1.dir_str(), &id1]);
     let pid1 = rt.state(&id1)["pid"].as_i64().unwrap().to_string();
@@ -131,7 +131,7 @@ fn join_pid_namespace_of_another_container() {
 fn namespace_path_of_wrong_type_fails() {
     let s = Sleeper::new(&["--net"]);
     let rt = Rt::new();
-    let mut b = Bundle::busybox(&["true"]);
+    let mut b = Bundle::busybox(&["/bin/true"]);
     b.set_namespace("uts", Some(&s.ns_path("net")));
     b.save();
     let id = unique_id("ns");
@@ -145,7 +145,7 @@ fn namespace_path_of_wrong_type_fails() {
 #[test]
 fn namespace_path_missing_fails() {
     let rt = Rt::new();
-    let mut b = Bundle::busybox(&["true"]);
+    let mut b = Bundle::busybox(&["/bin/true"]);
     b.set_namespace("network", Some("/proc/999999999/ns/net"));
     b.save();
     let id = unique_id("ns");
@@ -190,7 +190,7 @@ fn user_namespace_with_mappings() {
 #[test]
 fn user_namespace_uid_seen_from_host() {
     let rt = Rt::new();
-    let b = userns_bundle(&["sleep", "1000"]);
+    let b = userns_bundle(&["/bin/sleep", "1000"]);
     let id = unique_id("ns");
     rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
@@ -253,23 +253,31 @@ fn default_hostname_from_config() {
 #[test]
 fn hostname_without_uts_namespace_fails() {
     let rt = Rt::new();
-    let mut b = Bundle::busybox(&["true"]);
+    let mut b = Bundle::busybox(&["/bin/true"]);
     b.remove_namespace("uts");
-    b.config["hostname"] = json!("nope");
+    b.config["hostname"] = json!("rt-test-nope");
     b.save();
     let id = unique_id("ns");
+    let before = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let a = ["run", "--bundle", b.dir_str(), &id];
     let out = rt.run(&a);
+    let after = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    if after != before {
+        // Put the host's name back before failing.
+        fs::write("/proc/sys/kernel/hostname", before.trim()).unwrap();
+        panic!(
+            "the host's hostname was changed to {after:?}!\n{}",
+            describe(&a, &out)
+        );
+    }
     assert!(!out.status.success(), "{}", describe(&a, &out));
-    let host_name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert_ne!(host_name.trim(), "nope", "the host's hostname was changed!");
     assert_no_leftovers(&rt, &id, &b);
 }
 
 #[test]
 fn pid_one_and_only_process() {
     let rt = Rt::new();
-    let b = Bundle::busybox(&["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]);
+    let b = Bundle::busybox(&["/bin/sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]);
     let id = unique_id("ns");
     let out = rt.ok(&["run", "--bundle", b.dir_str(), &id]);
     let lines: Vec<&str> = out.lines().collect();
