@@ -648,6 +648,13 @@ fn unescape_mountinfo(s: &str) -> String {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
+        // A failed test may leave container processes behind (e.g. children of an init
+        // without a pid namespace): kill whatever still has its root in this bundle.
+        for (pid, cmdline) in pids_in_rootfs(&self.rootfs()) {
+            eprintln!("rt-test: killing leftover process {pid} ({cmdline})");
+            // SAFETY: plain kill(2) of a process that runs in our test rootfs.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         for mp in mounts_under(&self.dir) {
             eprintln!("rt-test: unmounting leaked mount {mp}");
             if let Ok(c) = std::ffi::CString::new(mp) {
@@ -708,6 +715,34 @@ pub fn exec_probe(rt: &Rt, id: &str, probe_args: &[&str]) -> Value {
     parse_json(&out.stdout, &a, &out)
 }
 
+/// Processes whose root directory is `rootfs` (or under it), with their command lines.
+pub fn pids_in_rootfs(rootfs: &Path) -> Vec<(i32, String)> {
+    let mut v = Vec::new();
+    let rmd = fs::metadata(rootfs).ok();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let root = e.path().join("root");
+        let by_path = fs::read_link(&root)
+            .map(|t| t.starts_with(rootfs))
+            .unwrap_or(false);
+        let by_ino = match (&rmd, fs::metadata(&root)) {
+            (Some(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if by_path || by_ino {
+            let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            v.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    v
+}
+
 fn leftovers(rt: &Rt, id: &str, bundle: &Bundle) -> Vec<String> {
     let mut found = Vec::new();
     let sd = rt.root.join(id);
@@ -738,30 +773,10 @@ fn leftovers(rt: &Rt, id: &str, bundle: &Bundle) -> Vec<String> {
             found.push(format!("mount: {l}"));
         }
     }
-    let rootfs = bundle.rootfs();
-    let rmd = fs::metadata(&rootfs).ok();
-    if let Ok(rd) = fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let root = e.path().join("root");
-            let by_path = fs::read_link(&root)
-                .map(|t| t.starts_with(&rootfs))
-                .unwrap_or(false);
-            let by_ino = match (&rmd, fs::metadata(&root)) {
-                (Some(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                _ => false,
-            };
-            if by_path || by_ino {
-                let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
-                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                found.push(format!(
-                    "process {pid} ({cmdline}) has its root in the bundle"
-                ));
-            }
-        }
+    for (pid, cmdline) in pids_in_rootfs(&bundle.rootfs()) {
+        found.push(format!(
+            "process {pid} ({cmdline}) has its root in the bundle"
+        ));
     }
     found
 }
