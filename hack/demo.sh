@@ -60,7 +60,7 @@ JSON
 fi
 SCRIPT='echo "hostname: $(hostname)"; echo "pid $$"; echo "--- ps"; ps; echo "--- /proc/mounts"; cat /proc/mounts'
 jq --arg s "$SCRIPT" --arg cg "$CGROUP" \
-    '.process.terminal = false | .process.args = ["sh", "-c", $s] | .hostname = "rt-demo"
+    '.process.terminal = false | .process.args = ["/bin/sh", "-c", $s] | .hostname = "rt-demo"
      | .linux.cgroupsPath = $cg' \
     "$BUNDLE/config.json" >"$BUNDLE/config.json.new"
 mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
