@@ -842,10 +842,16 @@ impl Sleeper {
         let pid = child.id();
         // Wait until the exec of sleep happened (comm is "sleep").
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
+        loop {
             let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             if comm.trim() == "sleep" {
                 break;
+            }
+            if Instant::now() > deadline {
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("sleeper `{c:?}` did not start (comm {comm:?})");
             }
             std::thread::sleep(Duration::from_millis(10));
         }

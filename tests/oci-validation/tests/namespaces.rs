@@ -76,9 +76,14 @@ fn each_namespace_type_alone() {
 
 #[test]
 fn join_namespaces_by_path() {
-    let s = Sleeper::new(&["--net", "--ipc", "--uts"]);
+    let s = Sleeper::new(&["--net", "--ipc", "--uts", "--cgroup"]);
     let mut b = Bundle::busybox(&[]);
-    for (typ, n) in [("network", "net"), ("ipc", "ipc"), ("uts", "uts")] {
+    for (typ, n) in [
+        ("network", "net"),
+        ("ipc", "ipc"),
+        ("uts", "uts"),
+        ("cgroup", "cgroup"),
+    ] {
         b.set_namespace(typ, Some(&s.ns_path(n)));
     }
     // a joined uts namespace is not ours to rename
@@ -86,7 +91,7 @@ fn join_namespaces_by_path() {
     b.save();
     let p = run_probe(&mut b);
     let ns = &p["namespaces"];
-    for n in ["net", "ipc", "uts"] {
+    for n in ["net", "ipc", "uts", "cgroup"] {
         assert_eq!(
             ns[n].as_u64(),
             Some(ns_inode(&s.pid().to_string(), n)),
@@ -227,6 +232,25 @@ fn user_namespace_multiple_mappings() {
     assert_eq!(um, vec![vec![0, 200000, 1000], vec![1000, 300000, 1]]);
     assert_eq!(p["uid"], 1000);
     assert_eq!(p["gid"], 1000);
+}
+
+#[test]
+fn join_user_namespace_by_path() {
+    let s = Sleeper::new(&["--user"]);
+    // Host root writes the maps itself (no newuidmap needed).
+    for m in ["uid_map", "gid_map"] {
+        fs::write(format!("/proc/{}/{m}", s.pid()), "0 100000 65536\n").unwrap();
+    }
+    let mut b = userns_bundle(&[]);
+    b.set_namespace("user", Some(&s.ns_path("user")));
+    b.save();
+    let p = run_probe(&mut b);
+    assert_eq!(
+        p["namespaces"]["user"].as_u64(),
+        Some(ns_inode(&s.pid().to_string(), "user"))
+    );
+    assert_eq!(map_fields(&p["uid_map"]), vec![vec![0, 100000, 65536]]);
+    assert_eq!(p["uid"], 0);
 }
 
 #[test]
