@@ -48,14 +48,68 @@ fn target_bin(env: &str, name: &str) -> PathBuf {
     p
 }
 
-/// `$RT_BIN`, else `<workspace>/target/x86_64-unknown-linux-gnu/debug/rt`.
-pub fn rt_bin() -> PathBuf {
-    target_bin("RT_BIN", "rt")
+/// Newest modification time of the .rs/.toml files under `paths` (recursively).
+fn newest_mtime(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut stack: Vec<PathBuf> = paths.to_vec();
+    while let Some(p) = stack.pop() {
+        let Ok(md) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if md.is_dir() {
+            if let Ok(rd) = fs::read_dir(&p) {
+                stack.extend(rd.flatten().map(|e| e.path()));
+            }
+        } else if p.extension().is_some_and(|e| e == "rs" || e == "toml") {
+            if let Ok(t) = md.modified() {
+                newest = newest.max(Some(t));
+            }
+        }
+    }
+    newest
 }
 
-/// `$RT_PROBE_BIN`, else `<workspace>/target/x86_64-unknown-linux-gnu/debug/rt-probe`.
+/// Panics when the workspace-built binary `bin` is older than its sources: `cargo test`
+/// does not rebuild the `rt` binary, and testing a stale one misleads.
+fn check_fresh(bin: &Path, sources: &[&str]) {
+    let ws = workspace();
+    let srcs: Vec<PathBuf> = sources.iter().map(|s| ws.join(s)).collect();
+    let (Ok(bt), Some(st)) = (
+        fs::metadata(bin).and_then(|m| m.modified()),
+        newest_mtime(&srcs),
+    ) else {
+        return;
+    };
+    if st > bt {
+        panic!(
+            "{} is older than its sources ({}): run `cargo build --workspace` \
+             (hack/test.sh does)",
+            bin.display(),
+            sources.join(", ")
+        );
+    }
+}
+
+/// `$RT_BIN`, else `<workspace>/target/x86_64-unknown-linux-gnu/debug/rt` (which must be
+/// newer than runtime/).
+pub fn rt_bin() -> PathBuf {
+    static FRESH: OnceLock<()> = OnceLock::new();
+    let p = target_bin("RT_BIN", "rt");
+    if std::env::var_os("RT_BIN").is_none() {
+        FRESH.get_or_init(|| check_fresh(&p, &["runtime/src", "runtime/Cargo.toml"]));
+    }
+    p
+}
+
+/// `$RT_PROBE_BIN`, else `<workspace>/target/x86_64-unknown-linux-gnu/debug/rt-probe`
+/// (which must be newer than tests/oci-validation/src).
 pub fn probe_bin() -> PathBuf {
-    target_bin("RT_PROBE_BIN", "rt-probe")
+    static FRESH: OnceLock<()> = OnceLock::new();
+    let p = target_bin("RT_PROBE_BIN", "rt-probe");
+    if std::env::var_os("RT_PROBE_BIN").is_none() {
+        FRESH.get_or_init(|| check_fresh(&p, &["tests/oci-validation/src"]));
+    }
+    p
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
