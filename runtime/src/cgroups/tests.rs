@@ -650,3 +650,53 @@ fn v2_code_paths() {
     cg.destroy().unwrap();
     assert!(!dir.exists());
 }
+
+/// Start-path cost: `cargo test -p rt --lib cgroups::tests::bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_new_create_destroy() {
+    let r = res(serde_json::json!({
+        "memory": {"limit": 67108864},
+        "cpu": {"shares": 512},
+        "pids": {"limit": 100},
+        "devices": [{"allow": false, "access": "rwm"}]
+    }));
+    let n = 200u32;
+    let (mut t_new, mut t_create, mut t_frozen, mut t_destroy) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    for _ in 0..n {
+        let path = unique("bench");
+        let t = std::time::Instant::now();
+        let mut cg = Cgroup::new(Some(Path::new(&path)), "x").unwrap();
+        t_new += t.elapsed();
+        let t = std::time::Instant::now();
+        cg.create(Some(&r)).unwrap();
+        t_create += t.elapsed();
+        let t = std::time::Instant::now();
+        assert!(!cg.is_frozen().unwrap());
+        t_frozen += t.elapsed();
+        let t = std::time::Instant::now();
+        cg.destroy().unwrap();
+        t_destroy += t.elapsed();
+    }
+    println!(
+        "per call: new {:?}, create {:?}, is_frozen {:?}, destroy {:?}",
+        t_new / n,
+        t_create / n,
+        t_frozen / n,
+        t_destroy / n
+    );
+}
+
+/// Print stats() of an existing cgroup: RT_CG_PATH=/x cargo test ... print_stats -- --ignored --nocapture
+#[test]
+#[ignore]
+fn print_stats() {
+    let p = std::env::var("RT_CG_PATH").unwrap_or_else(|_| "/".into());
+    let cg = Cgroup::new(Some(Path::new(&p)), "x").unwrap();
+    println!("STATS {}", cg.stats().unwrap());
+}

@@ -167,8 +167,11 @@ fn devices(cg: &Cgroup, rules: Option<&[LinuxDeviceCgroup]>) -> Result<()> {
         bail!("{F}: no devices cgroup hierarchy is mounted on this host");
     };
     // Deny everything, then replay the rules in order (like runc: the config's rules,
-    // then its default allow-list).
-    write(&dir, "devices.deny", "a", F)?;
+    // then its default allow-list). Each write(2) to a cgroup file is one rule, so each
+    // file is opened once.
+    let mut allow = DevFile::new(&dir, "devices.allow");
+    let mut deny = DevFile::new(&dir, "devices.deny");
+    deny.write("a", F)?;
     let mut denied_all = true;
     for (i, d) in rules.iter().enumerate() {
         let field = format!("{F}[{i}]");
@@ -179,18 +182,49 @@ fn devices(cg: &Cgroup, rules: Option<&[LinuxDeviceCgroup]>) -> Result<()> {
         if !d.allow() && is_all && denied_all {
             continue; // the deny-all we just wrote
         }
-        let file = if d.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
         denied_all = false;
-        write(&dir, file, &rule, &field)?;
+        if d.allow() {
+            allow.write(&rule, &field)?;
+        } else {
+            deny.write(&rule, &field)?;
+        }
     }
     for rule in DEFAULT_ALLOWED_DEVICES {
-        write(&dir, "devices.allow", rule, F)?;
+        allow.write(rule, F)?;
     }
     Ok(())
+}
+
+/// A devices.allow/deny file opened on first use and kept open.
+struct DevFile<'a> {
+    dir: &'a Path,
+    name: &'static str,
+    file: Option<std::fs::File>,
+}
+
+impl<'a> DevFile<'a> {
+    fn new(dir: &'a Path, name: &'static str) -> Self {
+        DevFile {
+            dir,
+            name,
+            file: None,
+        }
+    }
+    fn write(&mut self, rule: &str, field: &str) -> Result<()> {
+        use std::io::Write as _;
+        let err = |e: std::io::Error| files::werr(self.dir, self.name, rule, field, &e);
+        if self.file.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(self.dir.join(self.name))
+                .map_err(err)?;
+            self.file = Some(f);
+        }
+        match self.file.as_mut() {
+            Some(f) => f.write_all(rule.as_bytes()).map_err(err),
+            None => Ok(()),
+        }
+    }
 }
 
 fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<()> {
