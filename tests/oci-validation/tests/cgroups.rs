@@ -55,7 +55,10 @@ fn init_joins_every_hierarchy_at_cgroups_path() {
         assert_eq!(l["path"], json!(cgp), "{l}");
     }
     if !is_v2() {
-        let ctl: Vec<&str> = lines.iter().filter_map(|l| l["controllers"].as_str()).collect();
+        let ctl: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l["controllers"].as_str())
+            .collect();
         for want in ["memory", "pids", "freezer", "devices", "name=systemd"] {
             if Path::new("/sys/fs/cgroup")
                 .join(want.trim_start_matches("name="))
@@ -65,7 +68,10 @@ fn init_joins_every_hierarchy_at_cgroups_path() {
             }
         }
         if Path::new("/sys/fs/cgroup/unified").exists() {
-            assert!(ctl.contains(&""), "hybrid cgroup2 (0::) missing from {ctl:?}");
+            assert!(
+                ctl.contains(&""),
+                "hybrid cgroup2 (0::) missing from {ctl:?}"
+            );
         }
     }
     assert_no_leftovers(&rt, &id, &b);
@@ -93,10 +99,16 @@ fn limits_are_written_and_visible_inside() {
         assert_eq!(read(&d.join("cpu.max")), "20000 100000");
         assert_eq!(read(&d.join("cpu.weight")), "20"); // 1 + (510*9999)/262142
     } else {
-        assert_eq!(read(&host_dir("memory", &cgp).join("memory.limit_in_bytes")), "67108864");
+        assert_eq!(
+            read(&host_dir("memory", &cgp).join("memory.limit_in_bytes")),
+            "67108864"
+        );
         assert_eq!(read(&host_dir("pids", &cgp).join("pids.max")), "25");
         assert_eq!(read(&host_dir("cpu", &cgp).join("cpu.shares")), "512");
-        assert_eq!(read(&host_dir("cpu", &cgp).join("cpu.cfs_quota_us")), "20000");
+        assert_eq!(
+            read(&host_dir("cpu", &cgp).join("cpu.cfs_quota_us")),
+            "20000"
+        );
         // runc's device list: the config's deny-all, then its default allow-list.
         let mut list: Vec<String> = read(&host_dir("devices", &cgp).join("devices.list"))
             .lines()
@@ -104,8 +116,17 @@ fn limits_are_written_and_visible_inside() {
             .collect();
         list.sort();
         let mut want = vec![
-            "b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-            "c 5:0 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm",
+            "b *:* m",
+            "c *:* m",
+            "c 1:3 rwm",
+            "c 1:5 rwm",
+            "c 1:7 rwm",
+            "c 1:8 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:2 rwm",
+            "c 10:200 rwm",
+            "c 136:* rwm",
         ];
         want.sort();
         assert_eq!(list, want);
@@ -124,7 +145,10 @@ fn limits_are_written_and_visible_inside() {
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 67108864, "{ev}");
     assert_eq!(ev["data"]["pids"]["limit"], 25, "{ev}");
-    assert!(ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{ev}");
+    assert!(
+        ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{ev}"
+    );
     assert!(ev["data"]["cpu"]["usage"]["total"].is_u64(), "{ev}");
 
     rt.ok(&["delete", "-f", &id]);
@@ -141,7 +165,7 @@ fn memory_limit_oom_kills_the_container() {
     let id = unique_id("oom");
     let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
     assert_eq!(out.status.code(), Some(137), "{}", describe(&["run"], &out));
-    rt.ok(&["delete", &id]);
+    // `run` without --keep deletes the container itself.
     assert_no_leftovers(&rt, &id, &b);
 }
 
@@ -169,7 +193,11 @@ fn device_rules_are_enforced() {
     ]);
     b.save();
     let r = probe(&rt, &mut b, &["open", "/dev/kmsg", "w"]);
-    assert_eq!(r["errno"], libc::EPERM, "denied by the default deny-all: {r}");
+    assert_eq!(
+        r["errno"],
+        libc::EPERM,
+        "denied by the default deny-all: {r}"
+    );
     let r = probe(&rt, &mut b, &["open", "/dev/null", "rw"]);
     assert_eq!(r["ok"], true, "allowed by runc's default list: {r}");
     set_resources(
@@ -187,7 +215,10 @@ fn device_rules_are_enforced() {
 fn pause_resume_and_update() {
     let rt = Rt::new();
     let mut b = Bundle::busybox(&["/bin/true"]);
-    set_resources(&mut b, json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}}));
+    set_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}}),
+    );
     let id = run_sleeper(&rt, &mut b);
     let cgp = b.cgroups_path();
 
@@ -196,7 +227,10 @@ fn pause_resume_and_update() {
     if is_v2() {
         assert_eq!(read(&host_dir("", &cgp).join("cgroup.freeze")), "1");
     } else {
-        assert_eq!(read(&host_dir("freezer", &cgp).join("freezer.state")), "FROZEN");
+        assert_eq!(
+            read(&host_dir("freezer", &cgp).join("freezer.state")),
+            "FROZEN"
+        );
     }
     rt.ok(&["resume", &id]);
     assert_eq!(rt.status(&id), "running");
@@ -236,7 +270,10 @@ fn nested_and_relative_paths_are_removed_on_delete() {
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     rt.ok(&["delete", "-f", &id]);
-    assert!(!host_dir(ctl, &format!("/{top}")).exists(), "created parents must go too");
+    assert!(
+        !host_dir(ctl, &format!("/{top}")).exists(),
+        "created parents must go too"
+    );
     b.config["linux"]["cgroupsPath"] = json!(format!("/{top}/a/b"));
     assert_no_leftovers(&rt, &id, &b);
 }
@@ -246,11 +283,20 @@ fn bad_resources_fail_with_the_json_path_and_leave_nothing() {
     let rt = Rt::new();
     let mut b = Bundle::busybox(&["/bin/true"]);
     let (res, field) = if is_v2() {
-        (json!({"network": {"classID": 1}}), "linux.resources.network")
+        (
+            json!({"network": {"classID": 1}}),
+            "linux.resources.network",
+        )
     } else if !Path::new("/sys/fs/cgroup/net_cls").exists() {
-        (json!({"network": {"classID": 1}}), "linux.resources.network.classID")
+        (
+            json!({"network": {"classID": 1}}),
+            "linux.resources.network.classID",
+        )
     } else {
-        (json!({"memory": {"swappiness": 200}}), "linux.resources.memory.swappiness")
+        (
+            json!({"memory": {"swappiness": 200}}),
+            "linux.resources.memory.swappiness",
+        )
     };
     set_resources(&mut b, res);
     let id = unique_id("bad");
