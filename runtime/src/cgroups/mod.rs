@@ -291,10 +291,17 @@ impl Cgroup {
         let hierarchies = self.hierarchies.clone();
         for h in &hierarchies {
             let first_new = self.created.len();
-            self.mkdir_all(h)?;
+            let how = self.mkdir_all(h)?;
             let is_cpuset = !h.v2 && h.controllers.iter().any(|c| c == "cpuset");
-            if is_cpuset && self.created.len() > first_new {
-                v1::copy_cpuset_from_parent(&self.created[first_new..])?;
+            if is_cpuset {
+                match how {
+                    Made::Nothing => {}
+                    Made::Leaf if v1::copy_cpuset_from_parent(&self.created[first_new..])? => {}
+                    // Levels made by someone else may have empty cpus/mems too.
+                    Made::Leaf | Made::Existed | Made::Walked => {
+                        v1::ensure_cpuset(&h.mount, &self.path, &self.created[first_new..])?
+                    }
+                }
             }
             if h.v2 {
                 if self.layout == Layout::V2 {
@@ -319,18 +326,18 @@ impl Cgroup {
     }
 
     /// mkdir the container's dir in `h`, parents as needed, recording what was made.
-    fn mkdir_all(&mut self, h: &Hierarchy) -> Result<()> {
+    fn mkdir_all(&mut self, h: &Hierarchy) -> Result<Made> {
         let target = self.dir(h);
         if target == h.mount {
-            return Ok(());
+            return Ok(Made::Nothing);
         }
         // Common case: the parent exists, one syscall.
         match std::fs::create_dir(&target) {
             Ok(()) => {
                 self.created.push(target);
-                return Ok(());
+                return Ok(Made::Leaf);
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(Made::Existed),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(mkdir_err(&target, &e)),
         }
@@ -343,7 +350,7 @@ impl Cgroup {
                 Err(e) => return Err(mkdir_err(&cur, &e)),
             }
         }
-        Ok(())
+        Ok(Made::Walked)
     }
 
     fn apply(&self, resources: Option<&LinuxResources>, creating: bool) -> Result<()> {
@@ -511,7 +518,28 @@ impl Cgroup {
     pub fn destroy(&self) -> Result<()> {
         let mut first_err: Option<anyhow::Error> = None;
         for dir in self.created.iter().rev() {
-            if let Err(e) = remove_dir_retry(dir) {
+            let is_leaf = self.hierarchies.iter().any(|h| &self.dir(h) == dir);
+            let res = if is_leaf {
+                remove_dir_retry(dir)
+            } else {
+                // A parent we made may meanwhile hold another container's cgroup: then
+                // it is theirs to remove, and not an error.
+                match std::fs::remove_dir(dir) {
+                    Err(e)
+                        if e.kind() != ErrorKind::NotFound
+                            && e.raw_os_error() != Some(libc::EBUSY)
+                            && e.raw_os_error() != Some(libc::ENOTEMPTY) =>
+                    {
+                        Err(anyhow!(
+                            "cgroup: removing {}: {}",
+                            dir.display(),
+                            files::errno_text(&e)
+                        ))
+                    }
+                    _ => Ok(()),
+                }
+            };
+            if let Err(e) = res {
                 first_err.get_or_insert(e);
             }
         }
@@ -546,6 +574,18 @@ impl Cgroup {
                 .collect(),
         }
     }
+}
+
+/// What `mkdir_all` did in one hierarchy.
+enum Made {
+    /// The container's dir is the hierarchy root.
+    Nothing,
+    /// Only the leaf was made (its parent existed).
+    Leaf,
+    /// The leaf existed already.
+    Existed,
+    /// Parents were missing: levels made one by one.
+    Walked,
 }
 
 fn mkdir_err(dir: &Path, e: &std::io::Error) -> anyhow::Error {

@@ -700,3 +700,45 @@ fn print_stats() {
     let cg = Cgroup::new(Some(Path::new(&p)), "x").unwrap();
     println!("STATS {}", cg.stats().unwrap());
 }
+
+#[test]
+fn cpuset_parent_made_by_someone_else_is_filled() {
+    if !is_v1() || !Path::new("/sys/fs/cgroup/cpuset/cpuset.cpus").exists() {
+        return;
+    }
+    // A parent made outside rt, cpus/mems left empty.
+    let top = unique("cpuset");
+    let parent = Path::new("/sys/fs/cgroup/cpuset").join(top.trim_start_matches('/'));
+    std::fs::create_dir(&parent).unwrap();
+    assert_eq!(read(&parent, "cpuset.cpus"), "");
+    {
+        let mut g = Guard::new(&format!("{top}/leaf"), None);
+        g.spawn(&["sleep", "100"], false); // add_task fails (ENOSPC) on an empty cpuset
+        assert_eq!(
+            read(&parent, "cpuset.cpus"),
+            read(parent.parent().unwrap(), "cpuset.cpus")
+        );
+        assert!(!read(&g.cg.dir_of("cpuset").unwrap(), "cpuset.mems").is_empty());
+    }
+    std::fs::remove_dir(&parent).unwrap();
+}
+
+#[test]
+fn parent_shared_with_another_container_is_left_to_it() {
+    let top = unique("sharedparent");
+    let a = Guard::new(&format!("{top}/a"), None);
+    let b = Guard::new(&format!("{top}/b"), None);
+    // a made `top`, b found it.
+    assert_eq!(a.cg.created.len(), 2 * a.cg.hierarchies.len());
+    assert_eq!(b.cg.created.len(), b.cg.hierarchies.len());
+    a.cg.destroy().unwrap(); // `top` still holds b: not an error, not removed
+    for h in &a.cg.hierarchies {
+        assert!(!a.cg.dir(h).exists());
+        assert!(b.cg.dir(h).is_dir());
+    }
+    drop(a);
+    drop(b);
+    for h in &Cgroup::new(None, "x").unwrap().hierarchies {
+        let _ = std::fs::remove_dir(h.mount.join(top.trim_start_matches('/')));
+    }
+}

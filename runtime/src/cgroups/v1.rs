@@ -32,19 +32,46 @@ fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<PathBuf> {
 }
 
 /// A new cpuset dir has empty cpuset.cpus/mems and no task may join it: copy the parent's
-/// values into every directory we created (parents first).
-pub(super) fn copy_cpuset_from_parent(created: &[PathBuf]) -> Result<()> {
+/// values into the directories we created (parents first). Ok(false), writing nothing,
+/// when the parent's own values are empty (then `ensure_cpuset` walks from the root).
+pub(super) fn copy_cpuset_from_parent(created: &[PathBuf]) -> Result<bool> {
     let Some(parent) = created.first().and_then(|d| d.parent()) else {
-        return Ok(());
+        return Ok(true);
     };
     let cpus = files::read_opt(parent, "cpuset.cpus").unwrap_or_default();
     let mems = files::read_opt(parent, "cpuset.mems").unwrap_or_default();
+    if cpus.is_empty() || mems.is_empty() {
+        return Ok(false);
+    }
     for d in created {
-        if !cpus.is_empty() {
-            write(d, "cpuset.cpus", &cpus, "linux.cgroupsPath")?;
-        }
-        if !mems.is_empty() {
-            write(d, "cpuset.mems", &mems, "linux.cgroupsPath")?;
+        write(d, "cpuset.cpus", &cpus, "linux.cgroupsPath")?;
+        write(d, "cpuset.mems", &mems, "linux.cgroupsPath")?;
+    }
+    Ok(true)
+}
+
+/// Walk from the hierarchy root to the container's dir and fill every level whose
+/// cpuset.cpus/mems is empty (levels in `created` are known to be) from its parent.
+pub(super) fn ensure_cpuset(mount: &Path, path: &str, created: &[PathBuf]) -> Result<()> {
+    let mut cpus = files::read_opt(mount, "cpuset.cpus").unwrap_or_default();
+    let mut mems = files::read_opt(mount, "cpuset.mems").unwrap_or_default();
+    let mut cur = mount.to_path_buf();
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        cur.push(comp);
+        let new = created.iter().any(|d| d == &cur);
+        for (file, val) in [("cpuset.cpus", &mut cpus), ("cpuset.mems", &mut mems)] {
+            let own = if new {
+                String::new()
+            } else {
+                files::read_opt(&cur, file).unwrap_or_default()
+            };
+            if own.is_empty() {
+                if !val.is_empty() {
+                    write(&cur, file, val, "linux.cgroupsPath")?;
+                }
+            } else {
+                *val = own;
+            }
         }
     }
     Ok(())
