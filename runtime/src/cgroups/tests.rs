@@ -394,9 +394,12 @@ fn oom_kill_is_counted() {
     kid.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let out = kid.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The OOM killer picks tail (the shell reports 137) or, now and then, the shell.
+    use std::os::unix::process::ExitStatusExt as _;
     assert!(
-        stdout.contains("rc=137"),
-        "tail should be SIGKILLed: {stdout:?}"
+        stdout.contains("rc=137") || out.status.signal() == Some(libc::SIGKILL),
+        "something should be SIGKILLed: {stdout:?} {:?}",
+        out.status
     );
     assert!(g.cg.oom_count().unwrap() >= 1);
     let st = g.cg.stats().unwrap();
@@ -741,4 +744,17 @@ fn parent_shared_with_another_container_is_left_to_it() {
     for h in &Cgroup::new(None, "x").unwrap().hierarchies {
         let _ = std::fs::remove_dir(h.mount.join(top.trim_start_matches('/')));
     }
+}
+
+#[test]
+fn root_cgroup_path_touches_nothing() {
+    let mut cg = Cgroup::new(Some(Path::new("/")), "x").unwrap();
+    let r = res(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]}));
+    cg.create(Some(&r)).unwrap();
+    assert!(cg.created.is_empty());
+    if cg.layout == Layout::V1 {
+        let list = read(Path::new("/sys/fs/cgroup/devices"), "devices.list");
+        assert_eq!(list, "a *:* rwm");
+    }
+    cg.destroy().unwrap();
 }

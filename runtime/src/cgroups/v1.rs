@@ -80,7 +80,8 @@ pub(super) fn ensure_cpuset(mount: &Path, path: &str, created: &[PathBuf]) -> Re
 pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -> Result<()> {
     // runc always installs its device allow-list on create, config rules first. `update`
     // leaves devices alone, as runc's does.
-    if creating {
+    // Never in the root cgroup (cgroupsPath "/"): that would confine the whole host.
+    if creating && cg.path != "/" {
         devices(cg, res.and_then(|r| r.devices().as_deref()))?;
     }
     let Some(r) = res else {
