@@ -18,6 +18,7 @@
 //! Design notes are in docs/cgroups.md. Layout detection is one read of
 //! /proc/self/mountinfo; `create` is one mkdir per hierarchy in the common case (parents
 //! exist), plus the cpuset copy and the resource writes.
+mod devfilter;
 mod files;
 mod stats;
 mod v1;
@@ -356,10 +357,7 @@ impl Cgroup {
     fn apply(&self, resources: Option<&LinuxResources>, creating: bool) -> Result<()> {
         match self.layout {
             Layout::V1 => v1::apply(self, resources, creating),
-            Layout::V2 => match resources {
-                Some(r) => v2::apply(self, r),
-                None => Ok(()),
-            },
+            Layout::V2 => v2::apply(self, resources, creating),
         }
     }
 

@@ -598,6 +598,22 @@ fn v2_code_paths() {
 
     let pid = g.spawn(&["/bin/busybox", "sh", "-c", "while :; do :; done"], false);
     assert_eq!(cg.pids().unwrap(), vec![pid]);
+
+    // The eBPF device filter: runc's default list allows /dev/null, nothing allows
+    // /dev/kmsg (a write-only open of it needs no privilege otherwise).
+    let mut probe = Command::new("/bin/busybox");
+    probe
+        .args(["sh", "-c", "read x; (: > /dev/null) 2>/dev/null && echo null=ok; (: > /dev/kmsg) 2>/dev/null || echo kmsg=denied"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut kid = probe.spawn().unwrap();
+    cg.add_task(kid.id() as i32).unwrap();
+    kid.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = kid.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "null=ok\nkmsg=denied\n"
+    );
     cg.freeze().unwrap();
     assert!(cg.is_frozen().unwrap());
     assert_eq!(read(&dir, "cgroup.freeze"), "1");
@@ -617,14 +633,6 @@ fn v2_code_paths() {
         .unwrap();
         assert_eq!(read(&dir, "hugetlb.2MB.max"), "2097152");
     }
-    let e = cg
-        .update(&res(serde_json::json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]})))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.starts_with("linux.resources.devices: cgroup v2 device rules not supported yet"),
-        "{e}"
-    );
     let e = cg
         .update(&res(serde_json::json!({"unified": {"../x": "1"}})))
         .unwrap_err()
@@ -757,4 +765,55 @@ fn root_cgroup_path_touches_nothing() {
         assert_eq!(list, "a *:* rwm");
     }
     cg.destroy().unwrap();
+}
+
+/// Rule order and partial access in the eBPF device filter (on the cgroup2 mount).
+#[test]
+fn v2_device_filter_rules() {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (_, h) = parse_mountinfo(&text).unwrap();
+    let Some(u) = h.iter().find(|h| h.v2).cloned() else {
+        return;
+    };
+    let run = |rules: serde_json::Value| -> String {
+        let cg = Cgroup::with_layout(
+            Some(Path::new(&unique("v2dev"))),
+            "x",
+            Layout::V2,
+            vec![u.clone()],
+        )
+        .unwrap();
+        let g = Guard::with(cg, Some(&res(serde_json::json!({ "devices": rules }))));
+        let mut kid = Command::new("/bin/busybox")
+            .args([
+                "sh",
+                "-c",
+                "read x; for d in /dev/kmsg /dev/null; do \
+                 (: > $d) 2>/dev/null && echo w=ok || echo w=no; \
+                 (: < $d) 2>/dev/null && echo r=ok || echo r=no; done",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        g.cg.add_task(kid.id() as i32).unwrap();
+        kid.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let out = kid.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).replace('\n', " ")
+    };
+    // kmsg: write allowed only; null: runc's defaults.
+    let s = run(serde_json::json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}
+    ]));
+    assert_eq!(s, "w=ok r=no w=ok r=ok ");
+    // A later deny wins over an earlier allow.
+    let s = run(serde_json::json!([
+        {"allow": true, "type": "c", "major": 1, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}
+    ]));
+    assert_eq!(s, "w=no r=no w=ok r=ok ");
+    // Allow-all (privileged): everything.
+    let s = run(serde_json::json!([{"allow": true, "access": "rwm"}]));
+    assert_eq!(s, "w=ok r=ok w=ok r=ok ");
 }

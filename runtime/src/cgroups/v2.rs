@@ -1,10 +1,11 @@
 //! cgroup v2 (unified): runc's fs2 conversions.
 use super::files::{self, write};
-use super::Cgroup;
+use super::{devfilter, Cgroup};
 use crate::Result;
 use anyhow::{anyhow, bail};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 use std::io::ErrorKind;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -97,13 +98,18 @@ pub fn swap_to_v2(swap: i64, limit: i64) -> std::result::Result<i64, String> {
     Ok(swap - limit)
 }
 
-pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -> Result<()> {
     let dir = cg
         .unified_dir()
         .ok_or_else(|| anyhow!("linux.resources: no cgroup2 hierarchy is mounted"))?;
-    if let Some(d) = r.devices() {
-        devices(d)?;
+    // Like v1 (and runc), the device filter goes in on create and `update` leaves it;
+    // never in the root cgroup.
+    if creating && cg.path != "/" {
+        devices(&dir, res.and_then(|r| r.devices().as_deref()))?;
     }
+    let Some(r) = res else {
+        return Ok(());
+    };
     if let Some(m) = r.memory() {
         memory(&dir, m)?;
     }
@@ -189,19 +195,40 @@ pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
-/// v2 device control needs an eBPF program, not implemented yet: accept only rule lists
-/// made of whole-device-space rules (the usual "deny all" default, or "allow all").
-fn devices(rules: &[LinuxDeviceCgroup]) -> Result<()> {
-    for (i, d) in rules.iter().enumerate() {
-        let Some(rule) = super::v1::device_rule(d, &format!("linux.resources.devices[{i}]"))?
-        else {
+/// Compile "deny all, the config's rules, runc's default allow-list" into an eBPF device
+/// program and attach it to the container's cgroup.
+fn devices(dir: &Path, rules: Option<&[LinuxDeviceCgroup]>) -> Result<()> {
+    const F: &str = "linux.resources.devices";
+    let mut list = Vec::new();
+    for (i, d) in rules.unwrap_or(&[]).iter().enumerate() {
+        let field = format!("{F}[{i}]");
+        let Some(rule) = super::v1::device_rule(d, &field)? else {
             continue;
         };
-        if !rule.starts_with("a *:* ") {
-            bail!("linux.resources.devices: cgroup v2 device rules not supported yet (rule {i}: {rule})");
-        }
+        let r = devfilter::parse(d.allow(), &rule)
+            .ok_or_else(|| anyhow!("{field}: invalid device rule {rule:?}"))?;
+        list.push(r);
     }
-    Ok(())
+    for rule in super::v1::DEFAULT_ALLOWED_DEVICES {
+        list.extend(devfilter::parse(true, rule));
+    }
+    let insns = devfilter::program(&list);
+    let prog = crate::sys::cgroups::bpf_load_device_prog(&insns)
+        .map_err(|e| anyhow!("{F}: loading the cgroup v2 device filter (bpf): {e}"))?;
+    let cg = std::fs::File::open(dir)
+        .map_err(|e| anyhow!("{F}: opening {}: {}", dir.display(), files::errno_text(&e)))?;
+    crate::sys::cgroups::bpf_attach_device_prog(
+        cg.as_fd(),
+        prog.as_fd(),
+        crate::sys::cgroups::BPF_F_ALLOW_MULTI,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "{F}: attaching the device filter to {}: {}",
+            dir.display(),
+            files::errno_text(&e)
+        )
+    })
 }
 
 fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
