@@ -498,6 +498,46 @@ impl Cgroup {
         Ok(files::keyed(&files::read_keyed(&dir, file), "oom_kill"))
     }
 
+    /// A descriptor that becomes readable when something happens to the container's
+    /// memory cgroup, for `events` to report OOMs without polling: v1 an eventfd
+    /// registered on memory.oom_control through cgroup.event_control (it also fires when
+    /// the cgroup goes away), v2 an inotify watch on memory.events. After a wakeup, read
+    /// (drain) it and compare `oom_count()`.
+    pub fn oom_notifier(&self) -> Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsRawFd;
+        let fail = |what: &str, e: std::io::Error| {
+            anyhow!(
+                "cgroup: oom notification: {what}: {}",
+                files::errno_text(&e)
+            )
+        };
+        match self.layout {
+            Layout::V1 => {
+                let dir = self
+                    .dir_of("memory")
+                    .ok_or_else(|| anyhow!("cgroup: oom notification: no memory hierarchy"))?;
+                let efd = crate::sys::cgroups::eventfd().map_err(|e| fail("eventfd", e))?;
+                let oc = std::fs::File::open(dir.join("memory.oom_control"))
+                    .map_err(|e| fail("memory.oom_control", e))?;
+                let line = format!("{} {}", efd.as_raw_fd(), oc.as_raw_fd());
+                files::write(
+                    &dir,
+                    "cgroup.event_control",
+                    &line,
+                    "cgroup: oom notification",
+                )?;
+                Ok(efd)
+            }
+            Layout::V2 => {
+                let dir = self
+                    .unified_dir()
+                    .ok_or_else(|| anyhow!("cgroup: oom notification: no cgroup2 hierarchy"))?;
+                crate::sys::cgroups::inotify_modify(&dir.join("memory.events"))
+                    .map_err(|e| fail("inotify on memory.events", e))
+            }
+        }
+    }
+
     /// SIGKILL everything in the cgroup at once through cgroup.kill (cgroup2, also the
     /// hybrid mount: every task joined it). Ok(false) where the kernel lacks it.
     pub fn kill_all(&self) -> Result<bool> {

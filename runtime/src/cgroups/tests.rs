@@ -380,6 +380,7 @@ fn oom_kill_is_counted() {
     let r = res(serde_json::json!({"memory": {"limit": 33554432}}));
     let mut g = Guard::new(&unique("oom"), Some(&r));
     assert_eq!(g.cg.oom_count().unwrap(), 0);
+    let notifier = g.cg.oom_notifier().unwrap();
     // Wait on stdin so the shell is in the cgroup before it allocates.
     g.spawn(
         &[
@@ -402,6 +403,15 @@ fn oom_kill_is_counted() {
         out.status
     );
     assert!(g.cg.oom_count().unwrap() >= 1);
+    // The notifier fired.
+    let mut pfd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&notifier),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, 5000) };
+    assert_eq!(n, 1, "the oom notifier did not fire");
     let st = g.cg.stats().unwrap();
     if g.cg.layout == Layout::V1 {
         assert!(
