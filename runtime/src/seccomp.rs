@@ -7,18 +7,344 @@
 //! - `Filter::load` is the last thing before execve (or just before the privilege drop
 //!   when noNewPrivileges is false); it returns the notify listener fd when a rule uses
 //!   SCMP_ACT_NOTIFY.
+//!
+//! Semantics follow runc: syscall names libseccomp does not know are skipped (profiles
+//! list syscalls newer than the library); a rule whose action equals the default action
+//! is skipped; several conditions on the same argument index are OR-ed (one rule each),
+//! otherwise a rule's conditions are AND-ed; SCMP_ACT_NOTIFY is refused as the default
+//! action and for `write`; SECCOMP_FILTER_FLAG_TSYNC is accepted and ignored (init is
+//! single-threaded).
+//!
+//! `compile` does all the libseccomp work (rule database and BPF generation) before
+//! "created"; `load` is then a single seccomp(2) call. Loading the BPF ourselves also
+//! lets us pass SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, which libseccomp < 2.6 cannot
+//! set, and guarantees libseccomp never sets no_new_privs behind rt's back.
 use crate::Result;
-use oci_spec::runtime::LinuxSeccomp;
-use std::os::fd::OwnedFd;
+use anyhow::{anyhow, bail, Context};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator,
+};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::{FromRawFd, OwnedFd};
 
-pub struct Filter {}
+/// Linux system calls have at most 6 arguments.
+const MAX_ARGS: usize = 6;
+/// BPF_MAXINSNS: the kernel refuses longer classic BPF programs.
+const BPF_MAXINSNS: usize = 4096;
+/// Rule count above which libseccomp's binary-tree layout is asked for (as runc does:
+/// libseccomp <= 2.5.4 misbehaves with it on an empty rule set).
+const OPTIMIZE_ABOVE: usize = 32;
 
-pub fn compile(_seccomp: &LinuxSeccomp) -> Result<Filter> {
-    anyhow::bail!("linux.seccomp: not implemented yet")
+/// A compiled filter: the BPF program and the seccomp(2) flags to load it with.
+pub struct Filter {
+    prog: Vec<libc::sock_filter>,
+    flags: libc::c_ulong,
+    notify: bool,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("instructions", &self.prog.len())
+            .field("flags", &self.flags)
+            .field("notify", &self.notify)
+            .finish()
+    }
+}
+
+/// The libseccomp action for an OCI action; `errno_ret` (at JSON path `path`) is the
+/// errno for ERRNO and the message for TRACE, EPERM when absent (runc).
+fn action(act: LinuxSeccompAction, errno_ret: Option<u32>, path: &str) -> Result<ScmpAction> {
+    let ret = || -> Result<u16> {
+        match errno_ret {
+            None => Ok(libc::EPERM as u16),
+            Some(v) => u16::try_from(v)
+                .map_err(|_| anyhow!("{path}: {v} is out of range (0 to 65535)")),
+        }
+    };
+    Ok(match act {
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
+        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(i32::from(ret()?)),
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(ret()?),
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
+        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
+        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
+    })
+}
+
+fn arch(a: Arch) -> ScmpArch {
+    match a {
+        Arch::ScmpArchNative => ScmpArch::Native,
+        Arch::ScmpArchX86 => ScmpArch::X86,
+        Arch::ScmpArchX86_64 => ScmpArch::X8664,
+        Arch::ScmpArchX32 => ScmpArch::X32,
+        Arch::ScmpArchArm => ScmpArch::Arm,
+        Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
+        Arch::ScmpArchMips => ScmpArch::Mips,
+        Arch::ScmpArchMips64 => ScmpArch::Mips64,
+        Arch::ScmpArchMips64n32 => ScmpArch::Mips64N32,
+        Arch::ScmpArchMipsel => ScmpArch::Mipsel,
+        Arch::ScmpArchMipsel64 => ScmpArch::Mipsel64,
+        Arch::ScmpArchMipsel64n32 => ScmpArch::Mipsel64N32,
+        Arch::ScmpArchPpc => ScmpArch::Ppc,
+        Arch::ScmpArchPpc64 => ScmpArch::Ppc64,
+        Arch::ScmpArchPpc64le => ScmpArch::Ppc64Le,
+        Arch::ScmpArchS390 => ScmpArch::S390,
+        Arch::ScmpArchS390x => ScmpArch::S390X,
+        Arch::ScmpArchParisc => ScmpArch::Parisc,
+        Arch::ScmpArchParisc64 => ScmpArch::Parisc64,
+        Arch::ScmpArchRiscv64 => ScmpArch::Riscv64,
+        Arch::ScmpArchLoongarch64 => ScmpArch::Loongarch64,
+        Arch::ScmpArchM68k => ScmpArch::M68k,
+        Arch::ScmpArchSh => ScmpArch::Sh,
+        Arch::ScmpArchSheb => ScmpArch::Sheb,
+    }
+}
+
+/// The JSON spelling of an enum value oci-spec parsed (for error messages).
+fn json_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn condition(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
+    let index = arg.index();
+    if index >= MAX_ARGS {
+        bail!("{path}.index: {index} is out of range (a syscall has arguments 0 to 5)");
+    }
+    let op = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
+        LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
+        LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+        LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
+        LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+        LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
+        // OCI: `value` is the mask, `valueTwo` the value the masked argument must equal.
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            return Ok(ScmpArgCompare::new(
+                index as u32,
+                ScmpCompareOp::MaskedEqual(arg.value()),
+                arg.value_two().unwrap_or(0),
+            ))
+        }
+    };
+    Ok(ScmpArgCompare::new(index as u32, op, arg.value()))
+}
+
+/// Builds the filter described by `linux.seccomp` and generates its BPF program.
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
+    const P: &str = "linux.seccomp";
+    let default = action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "linux.seccomp.defaultErrnoRet",
+    )?;
+    if default == ScmpAction::Notify {
+        // The listener fd is only handed out after the load; with every syscall waiting
+        // on a listener nobody holds yet, the container could never start.
+        bail!("{P}.defaultAction: SCMP_ACT_NOTIFY cannot be used as the default action");
+    }
+    let mut ctx = ScmpFilterContext::new(default)
+        .map_err(|e| anyhow!("{P}.defaultAction: creating the libseccomp filter: {e}"))?;
+    // rt sets no_new_privs itself when process.noNewPrivileges asks for it. (We load the
+    // BPF ourselves, but keep libseccomp's own attribute honest too.)
+    ctx.set_ctl_nnp(false)
+        .map_err(|e| anyhow!("{P}: clearing libseccomp's no_new_privs attribute: {e}"))?;
+
+    for (i, a) in seccomp.architectures().iter().flatten().enumerate() {
+        let scmp = arch(*a);
+        let present = ctx.is_arch_present(scmp).unwrap_or(false);
+        if !present {
+            ctx.add_arch(scmp).map_err(|e| {
+                anyhow!(
+                    "{P}.architectures[{i}]: {} is not supported by libseccomp {}: {e}",
+                    json_name(a),
+                    lib_version()
+                )
+            })?;
+        }
+    }
+
+    let mut flags: libc::c_ulong = 0;
+    let mut wait_killable = false;
+    for f in seccomp.flags().iter().flatten() {
+        match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => flags |= libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            // Only meaningful (and only accepted by the kernel) with a notify listener.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => wait_killable = true,
+            // init is single-threaded when it loads the filter.
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => {}
+        }
+    }
+
+    let syscalls = seccomp.syscalls().as_deref().unwrap_or_default();
+    if syscalls.len() > OPTIMIZE_ABOVE {
+        // Not fatal: only a faster filter layout.
+        let _ = ctx.set_ctl_optimize(2);
+    }
+
+    let mut notify = false;
+    let mut conds: Vec<ScmpArgCompare> = Vec::with_capacity(MAX_ARGS);
+    for (i, rule) in syscalls.iter().enumerate() {
+        let act = action(
+            rule.action(),
+            rule.errno_ret(),
+            &format!("{P}.syscalls[{i}].errnoRet"),
+        )?;
+        if act == ScmpAction::Notify {
+            if let Some(k) = rule.names().iter().position(|n| n == "write") {
+                // init reports the listener fd after the load; a notifying write would
+                // block forever.
+                bail!("{P}.syscalls[{i}].names[{k}]: SCMP_ACT_NOTIFY cannot be used for the write syscall");
+            }
+        }
+        // libseccomp rejects a rule whose action is the default action: it is redundant.
+        if act == default {
+            continue;
+        }
+
+        conds.clear();
+        let mut per_index = [0u8; MAX_ARGS];
+        for (j, arg) in rule.args().iter().flatten().enumerate() {
+            let c = condition(arg, &format!("{P}.syscalls[{i}].args[{j}]"))?;
+            per_index[arg.index()] += 1;
+            conds.push(c);
+        }
+        // runc: several conditions on one argument are alternatives (one rule each),
+        // otherwise the conditions all have to hold (one rule).
+        let or_conditions = per_index.iter().any(|&n| n > 1);
+
+        for (k, name) in rule.names().iter().enumerate() {
+            let Ok(nr) = ScmpSyscall::from_name(name) else {
+                crate::logging::debug(&format!(
+                    "{P}.syscalls[{i}].names[{k}]: syscall {name:?} unknown to libseccomp, skipped"
+                ));
+                continue;
+            };
+            let added = if conds.is_empty() {
+                ctx.add_rule(act, nr)
+            } else if or_conditions {
+                conds
+                    .iter()
+                    .try_for_each(|c| ctx.add_rule_conditional(act, nr, &[*c]).map(drop))
+                    .map(|()| &mut ctx)
+            } else {
+                ctx.add_rule_conditional(act, nr, &conds)
+            };
+            added.map_err(|e| {
+                anyhow!(
+                    "{P}.syscalls[{i}].names[{k}]: adding the {} rule for {name:?}: {e}",
+                    json_name(&rule.action())
+                )
+            })?;
+            notify |= act == ScmpAction::Notify;
+        }
+    }
+
+    if notify {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if wait_killable {
+            flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        }
+    }
+    let prog = export_bpf(&ctx)?;
+    if prog.len() > BPF_MAXINSNS {
+        bail!(
+            "{P}: the filter compiles to {} BPF instructions, more than the kernel's limit of {BPF_MAXINSNS}",
+            prog.len()
+        );
+    }
+    Ok(Filter {
+        prog,
+        flags,
+        notify,
+    })
+}
+
+fn lib_version() -> String {
+    libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The BPF program libseccomp would load (seccomp_export_bpf into a memfd).
+fn export_bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
+    let memfd = nix::sys::memfd::memfd_create(
+        c"rt-seccomp-bpf",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .context("linux.seccomp: memfd_create for the BPF program")?;
+    ctx.export_bpf(&memfd)
+        .map_err(|e| anyhow!("linux.seccomp: generating the BPF program: {e}"))?;
+    let mut file = std::fs::File::from(memfd);
+    let mut bytes = Vec::with_capacity(8 * 512);
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .context("linux.seccomp: reading back the BPF program")?;
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if bytes.len() % INSN != 0 {
+        bail!(
+            "linux.seccomp: libseccomp produced {} bytes, not whole BPF instructions",
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
 }
 
 impl Filter {
+    /// Number of BPF instructions.
+    pub fn len(&self) -> usize {
+        self.prog.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prog.is_empty()
+    }
+
+    /// Whether a rule uses SCMP_ACT_NOTIFY (`load` then returns the listener fd).
+    pub fn uses_notify(&self) -> bool {
+        self.notify
+    }
+
+    /// Installs the filter on the calling thread. Without no_new_privs this needs
+    /// CAP_SYS_ADMIN (so it must run before the privilege drop). Returns the notify
+    /// listener fd when the filter uses SCMP_ACT_NOTIFY.
     pub fn load(self) -> Result<Option<OwnedFd>> {
-        Ok(None)
+        let fd = crate::sys::seccomp::set_mode_filter(&self.prog, self.flags).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EACCES) {
+                " (without no_new_privs, loading needs CAP_SYS_ADMIN)"
+            } else {
+                ""
+            };
+            anyhow!("linux.seccomp: loading the filter: {e}{hint}")
+        })?;
+        if self.notify {
+            // SAFETY: with SECCOMP_FILTER_FLAG_NEW_LISTENER seccomp(2) returns a new fd
+            // that nothing else owns.
+            Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+        } else {
+            Ok(None)
+        }
     }
 }
