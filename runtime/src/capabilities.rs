@@ -4,6 +4,7 @@
 //! 1. `drop_bounding(caps)` while still uid 0 with full capabilities;
 //! 2. the uid/gid switch in `process::set_user` (which keeps permitted caps across setuid);
 //! 3. `apply(caps)` sets effective, permitted, inheritable, then raises ambient.
+//!
 //! `validate` names the JSON path of an unknown capability
 //! (`process.capabilities.bounding[2]`); oci-spec's parser already rejects most.
 //!
@@ -153,6 +154,30 @@ fn mask(set: &Option<Capabilities>, last: u8) -> u64 {
         .fold(0, |m, i| m | (1u64 << i))
 }
 
+/// Checks `process.capabilities` before "created". oci-spec's parser already rejects
+/// unknown names (with serde_path_to_error the error reads
+/// `process.capabilities.bounding[2]: no variant for CAP_FOO ...`), so what is left is
+/// to note capabilities the running kernel does not know: they are skipped (runc).
+pub fn validate(caps: &LinuxCapabilities) -> Result<()> {
+    let last = last_cap();
+    let sets = [
+        ("bounding", caps.bounding()),
+        ("effective", caps.effective()),
+        ("inheritable", caps.inheritable()),
+        ("permitted", caps.permitted()),
+        ("ambient", caps.ambient()),
+    ];
+    for (set, caps) in sets {
+        for c in caps.iter().flatten().filter(|c| index(**c) > last) {
+            crate::logging::debug(&format!(
+                "process.capabilities.{set}: {} unknown to the running kernel, skipped",
+                name(index(*c))
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Drops from the bounding set every capability not in `bounding` (PR_CAPBSET_DROP).
 /// Needs CAP_SETPCAP, so it runs before the uid switch.
 pub fn drop_bounding(caps: &LinuxCapabilities) -> Result<()> {
@@ -250,4 +275,258 @@ fn capset_error(e: std::io::Error, want: sys::CapSets) -> anyhow::Error {
         }
     }
     anyhow!("process.capabilities: capset: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::testutil::{assert_ok, in_child};
+    use serde_json::json;
+
+    fn caps(v: serde_json::Value) -> LinuxCapabilities {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn status_field(status: &str, key: &str) -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(u64::MAX)
+    }
+
+    fn bits(list: &[u8]) -> u64 {
+        list.iter().fold(0, |m, &c| m | (1 << c))
+    }
+
+    /// Compares the Cap* lines of a /proc/<pid>/status text with the wanted masks.
+    fn check(status: &str, want: [(&str, u64); 5]) -> Result<(), String> {
+        for (k, v) in want {
+            let got = status_field(status, k);
+            if got != v {
+                return Err(format!("{k} {got:016x}, want {v:016x}\n{status}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn own_status() -> Result<String, String> {
+        std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())
+    }
+
+    /// uid/gid switch as process::set_user does it (keeping permitted caps).
+    fn become_user(uid: u32) -> Result<(), String> {
+        // SAFETY: prctl/setres[ug]id with integer arguments.
+        unsafe {
+            if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0
+                || libc::setresgid(uid, uid, uid) != 0
+                || libc::setresuid(uid, uid, uid) != 0
+            {
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// In a child: `setup`, then exec busybox cat /proc/self/status; returns its output.
+    fn status_after_exec(setup: impl FnOnce() -> Result<(), String>) -> String {
+        use nix::unistd::{dup2, execv, pipe};
+        use std::ffi::CString;
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let (r, w) = pipe().unwrap();
+        // SAFETY: the child only sets up and execs.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                drop(r);
+                if let Err(e) = setup() {
+                    eprintln!("setup: {e}");
+                    // SAFETY: leaving the forked child.
+                    unsafe { libc::_exit(1) }
+                }
+                let _ = dup2(w.as_raw_fd(), 1);
+                let argv = [c"cat", c"/proc/self/status"].map(CString::from);
+                let _ = execv(c"/bin/busybox", &argv);
+                // SAFETY: leaving the forked child.
+                unsafe { libc::_exit(127) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(w);
+                let mut out = String::new();
+                std::fs::File::from(r).read_to_string(&mut out).unwrap();
+                nix::sys::wait::waitpid(child, None).unwrap();
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn last_cap_matches_proc() {
+        let proc: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(last_cap(), proc);
+    }
+
+    #[test]
+    fn five_sets_as_root() {
+        let c = caps(json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETPCAP"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "effective": ["CAP_KILL"],
+            "inheritable": ["CAP_CHOWN", "CAP_NET_RAW"],
+            "ambient": ["CAP_NET_RAW"]
+        }));
+        assert_ok(in_child(|| {
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            apply(&c).map_err(|e| format!("{e:#}"))?;
+            check(
+                &own_status()?,
+                [
+                    ("CapBnd:", bits(&[0, 5, 8, 13])),
+                    ("CapPrm:", bits(&[0, 5, 13])),
+                    ("CapEff:", bits(&[5])),
+                    ("CapInh:", bits(&[0, 13])),
+                    ("CapAmb:", bits(&[13])),
+                ],
+            )
+        }));
+    }
+
+    #[test]
+    fn absent_sets_are_empty() {
+        let c = caps(json!({}));
+        assert_ok(in_child(|| {
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            apply(&c).map_err(|e| format!("{e:#}"))?;
+            check(
+                &own_status()?,
+                [
+                    ("CapBnd:", 0),
+                    ("CapPrm:", 0),
+                    ("CapEff:", 0),
+                    ("CapInh:", 0),
+                    ("CapAmb:", 0),
+                ],
+            )
+        }));
+    }
+
+    #[test]
+    fn non_root_user_with_ambient_keeps_them_across_exec() {
+        let c = caps(json!({
+            "bounding": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_KILL"],
+            "permitted": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_KILL"],
+            "effective": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_KILL"],
+            "inheritable": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
+            "ambient": ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]
+        }));
+        let out = status_after_exec(|| {
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            become_user(1000)?;
+            apply(&c).map_err(|e| format!("{e:#}"))
+        });
+        let amb = bits(&[10, 13]);
+        check(
+            &out,
+            [
+                ("CapBnd:", bits(&[5, 10, 13])),
+                ("CapPrm:", amb),
+                ("CapEff:", amb),
+                ("CapInh:", amb),
+                ("CapAmb:", amb),
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("Uid:\t1000\t1000\t1000\t1000"), "{out}");
+    }
+
+    #[test]
+    fn non_root_user_without_ambient_has_none_after_exec() {
+        let c = caps(json!({
+            "bounding": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"]
+        }));
+        let out = status_after_exec(|| {
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            become_user(1000)?;
+            apply(&c).map_err(|e| format!("{e:#}"))
+        });
+        check(
+            &out,
+            [
+                ("CapBnd:", bits(&[0])),
+                ("CapPrm:", 0),
+                ("CapEff:", 0),
+                ("CapInh:", 0),
+                ("CapAmb:", 0),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn dropping_cap_chown_makes_chown_fail() {
+        let dir = std::env::temp_dir().join(format!("rt-caps-test-{}", std::process::id()));
+        std::fs::write(&dir, b"").unwrap();
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        let c = caps(json!({"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+            "effective": ["CAP_KILL"]}));
+        let res = in_child(|| {
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            apply(&c).map_err(|e| format!("{e:#}"))?;
+            // Root without CAP_CHOWN cannot give the file away.
+            // SAFETY: valid C string.
+            let r = unsafe { libc::chown(path.as_ptr(), 1000, 1000) };
+            let e = std::io::Error::last_os_error();
+            if r == 0 || e.raw_os_error() != Some(libc::EPERM) {
+                return Err(format!("chown: {r} {e}"));
+            }
+            Ok(())
+        });
+        let _ = std::fs::remove_file(&dir);
+        assert_ok(res);
+    }
+
+    #[test]
+    fn errors_name_the_set() {
+        let res = in_child(|| {
+            let c = caps(
+                json!({"permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                "ambient": ["CAP_KILL", "CAP_CHOWN"]}),
+            );
+            let e = format!("{:#}", apply(&c).unwrap_err());
+            if !e.starts_with("process.capabilities.ambient: CAP_CHOWN") {
+                return Err(e);
+            }
+            let c =
+                caps(json!({"permitted": ["CAP_KILL"], "effective": ["CAP_KILL", "CAP_MKNOD"]}));
+            let e = format!("{:#}", apply(&c).unwrap_err());
+            if !e.starts_with("process.capabilities.effective: CAP_MKNOD") {
+                return Err(e);
+            }
+            // The host's root lacks CAP_SYS_RESOURCE; ask for a cap the process lacks.
+            let mut have = sys::capget().map_err(|e| e.to_string())?;
+            have.permitted &= !(1 << 27);
+            have.effective &= !(1 << 27);
+            sys::capset(have).map_err(|e| e.to_string())?;
+            let c = caps(json!({"permitted": ["CAP_MKNOD"]}));
+            let e = format!("{:#}", apply(&c).unwrap_err());
+            if !e.starts_with("process.capabilities.permitted: CAP_MKNOD") {
+                return Err(e);
+            }
+            // An inheritable cap outside the bounding set.
+            let c = caps(json!({"bounding": ["CAP_KILL"]}));
+            drop_bounding(&c).map_err(|e| format!("{e:#}"))?;
+            let c =
+                caps(json!({"permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL", "CAP_CHOWN"]}));
+            let e = format!("{:#}", apply(&c).unwrap_err());
+            if !e.starts_with("process.capabilities.inheritable: CAP_CHOWN") {
+                return Err(e);
+            }
+            Ok(())
+        });
+        assert_ok(res);
+    }
 }
