@@ -110,6 +110,127 @@ fn arch(a: Arch) -> ScmpArch {
     }
 }
 
+/// The kernel's AUDIT_ARCH value for an architecture, with libseccomp's special x32
+/// token (AUDIT_ARCH_X86_64 without __AUDIT_ARCH_64BIT); None where unknown here.
+fn audit_arch(a: ScmpArch) -> Option<u32> {
+    let oci = match a {
+        ScmpArch::Native => return audit_arch(ScmpArch::native()),
+        ScmpArch::X86 => Arch::ScmpArchX86,
+        ScmpArch::X8664 => Arch::ScmpArchX86_64,
+        ScmpArch::X32 => Arch::ScmpArchX32,
+        ScmpArch::Arm => Arch::ScmpArchArm,
+        ScmpArch::Aarch64 => Arch::ScmpArchAarch64,
+        ScmpArch::Mips => Arch::ScmpArchMips,
+        ScmpArch::Mips64 => Arch::ScmpArchMips64,
+        ScmpArch::Mips64N32 => Arch::ScmpArchMips64n32,
+        ScmpArch::Mipsel => Arch::ScmpArchMipsel,
+        ScmpArch::Mipsel64 => Arch::ScmpArchMipsel64,
+        ScmpArch::Mipsel64N32 => Arch::ScmpArchMipsel64n32,
+        ScmpArch::Ppc => Arch::ScmpArchPpc,
+        ScmpArch::Ppc64 => Arch::ScmpArchPpc64,
+        ScmpArch::Ppc64Le => Arch::ScmpArchPpc64le,
+        ScmpArch::S390 => Arch::ScmpArchS390,
+        ScmpArch::S390X => Arch::ScmpArchS390x,
+        ScmpArch::Parisc => Arch::ScmpArchParisc,
+        ScmpArch::Parisc64 => Arch::ScmpArchParisc64,
+        ScmpArch::Riscv64 => Arch::ScmpArchRiscv64,
+        ScmpArch::Loongarch64 => Arch::ScmpArchLoongarch64,
+        ScmpArch::M68k => Arch::ScmpArchM68k,
+        ScmpArch::Sh => Arch::ScmpArchSh,
+        ScmpArch::Sheb => Arch::ScmpArchSheb,
+        _ => return None,
+    };
+    Some(oci as u32)
+}
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const SCMP_ARCH_X32: u32 = 0x4000_003e;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+fn insn(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// runc's ENOSYS stub, put in front of libseccomp's program: for each architecture of
+/// the filter, a syscall numbered above the highest one the profile names returns
+/// ENOSYS instead of the default action. Such a syscall is newer than the profile (or
+/// than libseccomp), and ENOSYS lets libc fall back to an older one (clone3 -> clone,
+/// fchmodat2 -> fchmodat) where EPERM would make it fail.
+/// `max` holds (arch token, highest syscall number); returns no stub when empty.
+fn enosys_stub(max: &[(u32, u32)]) -> Vec<libc::sock_filter> {
+    use libc::{
+        BPF_ABS, BPF_JA, BPF_JEQ, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_RET, BPF_W,
+    };
+    const LD_NR: u32 = 0; // offsetof(struct seccomp_data, nr)
+    const LD_ARCH: u32 = 4; // offsetof(struct seccomp_data, arch)
+    let find = |t: u32| max.iter().find(|(a, _)| *a == t).map(|(_, m)| *m);
+    // One block per audit arch; x86_64 and x32 share AUDIT_ARCH_X86_64.
+    enum Block {
+        Plain(u32, u32),
+        X86_64(Option<u32>, Option<u32>),
+    }
+    let mut blocks: Vec<Block> = Vec::new();
+    if find(AUDIT_ARCH_X86_64).is_some() || find(SCMP_ARCH_X32).is_some() {
+        blocks.push(Block::X86_64(find(AUDIT_ARCH_X86_64), find(SCMP_ARCH_X32)));
+    }
+    for &(a, m) in max {
+        if a != AUDIT_ARCH_X86_64 && a != SCMP_ARCH_X32 {
+            blocks.push(Block::Plain(a, m));
+        }
+    }
+    let len = |b: &Block| match b {
+        Block::Plain(..) => 3,
+        Block::X86_64(..) => 5,
+    };
+    let body: usize = blocks.iter().map(len).sum();
+    // Layout: ld arch; blocks; ja cont; enosys: ret; cont: libseccomp's program.
+    if blocks.is_empty() || body + 3 > 250 {
+        return Vec::new();
+    }
+    let enosys = 2 + body; // index of the ret
+    let cont = enosys + 1;
+    let mut p = Vec::with_capacity(cont);
+    p.push(insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, LD_ARCH));
+    // Relative offset from the instruction about to be pushed to `target`.
+    let rel = |p: &Vec<libc::sock_filter>, target: usize| (target - p.len() - 1) as u8;
+    let jgt = |p: &Vec<libc::sock_filter>, m: Option<u32>| match m {
+        Some(m) => insn(BPF_JMP | BPF_JGT | BPF_K, rel(p, enosys), rel(p, cont), m),
+        None => insn(BPF_JMP | BPF_JA, 0, 0, u32::from(rel(p, cont))),
+    };
+    for b in &blocks {
+        match *b {
+            Block::Plain(a, m) => {
+                p.push(insn(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, a));
+                p.push(insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, LD_NR));
+                let i = jgt(&p, Some(m));
+                p.push(i);
+            }
+            Block::X86_64(m64, m32) => {
+                p.push(insn(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, AUDIT_ARCH_X86_64));
+                p.push(insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, LD_NR));
+                p.push(insn(BPF_JMP | BPF_JSET | BPF_K, 0, 1, X32_SYSCALL_BIT));
+                let i = jgt(&p, m32);
+                p.push(i);
+                let i = jgt(&p, m64);
+                p.push(i);
+            }
+        }
+    }
+    p.push(insn(BPF_JMP | BPF_JA, 0, 0, 1));
+    p.push(insn(
+        BPF_RET | BPF_K,
+        0,
+        0,
+        libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+    ));
+    p
+}
+
 /// The JSON spelling of an enum value oci-spec parsed (for error messages).
 fn json_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -162,8 +283,19 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
     ctx.set_ctl_nnp(false)
         .map_err(|e| anyhow!("{P}: clearing libseccomp's no_new_privs attribute: {e}"))?;
 
+    // (arch, token, highest syscall number the profile names) for the ENOSYS stub.
+    let native = ScmpArch::native();
+    let mut archs: Vec<(ScmpArch, u32, Option<u32>)> = Vec::with_capacity(4);
+    if let Some(t) = audit_arch(native) {
+        archs.push((native, t, None));
+    }
     for (i, a) in seccomp.architectures().iter().flatten().enumerate() {
         let scmp = arch(*a);
+        if let Some(t) = audit_arch(scmp) {
+            if !archs.iter().any(|x| x.1 == t) {
+                archs.push((scmp, t, None));
+            }
+        }
         let present = ctx.is_arch_present(scmp).unwrap_or(false);
         if !present {
             ctx.add_arch(scmp).map_err(|e| {
@@ -197,6 +329,11 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         let _ = ctx.set_ctl_optimize(2);
     }
 
+    // runc: no stub where the default action lets syscalls through or already is ENOSYS.
+    let stub = !matches!(
+        default,
+        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Errno(libc::ENOSYS)
+    );
     let mut notify = false;
     let mut conds: Vec<ScmpArgCompare> = Vec::with_capacity(MAX_ARGS);
     for (i, rule) in syscalls.iter().enumerate() {
@@ -213,13 +350,20 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
             }
         }
         // libseccomp rejects a rule whose action is the default action: it is redundant.
-        if act == default {
+        // (Its names still count for the ENOSYS stub: the profile knows them.)
+        let redundant = act == default;
+        if redundant && !stub {
             continue;
         }
 
         conds.clear();
         let mut per_index = [0u8; MAX_ARGS];
-        for (j, arg) in rule.args().iter().flatten().enumerate() {
+        let args = if redundant {
+            None
+        } else {
+            rule.args().as_ref()
+        };
+        for (j, arg) in args.into_iter().flatten().enumerate() {
             let c = condition(arg, &format!("{P}.syscalls[{i}].args[{j}]"))?;
             per_index[arg.index()] += 1;
             conds.push(c);
@@ -235,6 +379,24 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
                 ));
                 continue;
             };
+            if stub {
+                for (a, _, max) in archs.iter_mut() {
+                    let n = if *a == native {
+                        nr
+                    } else {
+                        match ScmpSyscall::from_name_by_arch(name, *a) {
+                            Ok(n) => n,
+                            Err(_) => continue,
+                        }
+                    };
+                    if let Ok(n) = u32::try_from(n.as_raw_syscall()) {
+                        *max = Some(max.map_or(n, |m| m.max(n)));
+                    }
+                }
+            }
+            if redundant {
+                continue;
+            }
             let added = if conds.is_empty() {
                 ctx.add_rule(act, nr)
             } else if or_conditions {
@@ -261,7 +423,12 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
             flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
         }
     }
-    let prog = export_bpf(&ctx)?;
+    let max: Vec<(u32, u32)> = archs
+        .iter()
+        .filter_map(|&(_, t, m)| m.map(|m| (t, m)))
+        .collect();
+    let mut prog = enosys_stub(&max);
+    prog.extend(export_bpf(&ctx)?);
     if prog.len() > BPF_MAXINSNS {
         bail!(
             "{P}: the filter compiles to {} BPF instructions, more than the kernel's limit of {BPF_MAXINSNS}",
@@ -562,6 +729,69 @@ mod tests {
             expect("getppid", sys_errno(libc::SYS_getppid, 0, 0), 38)?;
             expect("getuid", sys_errno(libc::SYS_getuid, 0, 0), 38)
         }));
+    }
+
+    #[test]
+    fn other_arch_and_unknown_names_are_skipped() {
+        // Names of other architectures' syscalls (negative pseudo numbers for the native
+        // arch) and names libseccomp has never heard of.
+        let f = compiled(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["socketcall", "_llseek", "arm_fadvise64_64", "ipc", "no_such_call",
+                           "exit_group", "getpid"],
+                 "action": "SCMP_ACT_ALLOW"},
+                {"names": ["bogus_call_one"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ]
+        }));
+        assert_ok(in_child(|| {
+            f.load().map_err(|e| e.to_string())?;
+            expect("getpid", sys_errno(libc::SYS_getpid, 0, 0), 0)?;
+            expect("getuid", sys_errno(libc::SYS_getuid, 0, 0), libc::EPERM)
+        }));
+    }
+
+    #[test]
+    fn syscalls_newer_than_the_profile_get_enosys() {
+        for archs in [
+            json!([]),
+            json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+        ] {
+            let f = compiled(json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "defaultErrnoRet": 1,
+                "architectures": archs,
+                "syscalls": [
+                    {"names": ["exit", "exit_group", "write", "getpid"], "action": "SCMP_ACT_ALLOW"},
+                    // same action as the default: skipped, but still the profile's highest
+                    {"names": ["pidfd_getfd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ]
+            }));
+            assert_ok(in_child(|| {
+                f.load().map_err(|e| e.to_string())?;
+                expect("getpid", sys_errno(libc::SYS_getpid, 0, 0), 0)?;
+                expect("getuid", sys_errno(libc::SYS_getuid, 0, 0), libc::EPERM)?;
+                expect(
+                    "pidfd_getfd",
+                    sys_errno(libc::SYS_pidfd_getfd, -1, -1),
+                    libc::EPERM,
+                )?;
+                expect("syscall 460", sys_errno(460, 0, 0), libc::ENOSYS)?;
+                expect("syscall 1000", sys_errno(1000, 0, 0), libc::ENOSYS)
+            }));
+        }
+    }
+
+    #[test]
+    fn no_enosys_stub_for_permissive_defaults() {
+        for default in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"] {
+            let f = compiled(json!({"defaultAction": default,
+                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
+            let g = compiled(json!({"defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ALLOW"}]}));
+            assert!(f.len() < g.len(), "{f:?} {g:?}");
+        }
     }
 
     #[test]
