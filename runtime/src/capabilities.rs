@@ -5,13 +5,14 @@
 //! 2. the uid/gid switch in `process::set_user` (which keeps permitted caps across setuid);
 //! 3. `apply(caps)` sets effective, permitted, inheritable, then raises ambient.
 //!
-//! `validate` names the JSON path of an unknown capability
-//! (`process.capabilities.bounding[2]`); oci-spec's parser already rejects most.
+//! Errors name the JSON path. oci-spec's parser rejects unknown capability names (with
+//! the path, e.g. `process.capabilities.bounding[2]`), but it parses each set into a
+//! HashSet, so the JSON order (and index) of an entry is lost by the time we see it:
+//! errors here name the set and the capability, e.g. `process.capabilities.ambient:
+//! CAP_NET_RAW ...`.
 //!
 //! An absent set means an empty set (runc). Capabilities the running kernel does not know
-//! (above /proc/sys/kernel/cap_last_cap) are skipped. oci-spec parses each set into a
-//! HashSet, so the JSON order (and index) of an entry is lost: errors name the set and
-//! the capability, e.g. `process.capabilities.ambient: CAP_NET_RAW ...`.
+//! (above /proc/sys/kernel/cap_last_cap) are skipped.
 use crate::sys::seccomp as sys;
 use crate::Result;
 use anyhow::{anyhow, bail};

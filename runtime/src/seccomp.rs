@@ -956,3 +956,10 @@ mod tests {
         assert!(f.len() <= BPF_MAXINSNS);
     }
 }
+
+/// libseccomp's version, for `--version` and `features`.
+pub fn library_version() -> String {
+    libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default()
+}
