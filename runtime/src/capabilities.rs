@@ -155,6 +155,19 @@ fn mask(set: &Option<Capabilities>, last: u8) -> u64 {
         .fold(0, |m, i| m | (1u64 << i))
 }
 
+/// All five sets absent, i.e. empty: what an absent `process.capabilities` means (runc
+/// then runs the process with no capabilities at all). `LinuxCapabilities::default()`
+/// is not this: it holds oci-spec's three default capabilities.
+pub fn empty() -> LinuxCapabilities {
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(None)
+        .set_effective(None)
+        .set_inheritable(None)
+        .set_permitted(None)
+        .set_ambient(None);
+    c
+}
+
 /// Checks `process.capabilities` before "created". oci-spec's parser already rejects
 /// unknown names (with serde_path_to_error the error reads
 /// `process.capabilities.bounding[2]: no variant for CAP_FOO ...`), so what is left is
@@ -418,6 +431,13 @@ mod tests {
                 ],
             )
         }));
+    }
+
+    #[test]
+    fn empty_has_no_sets() {
+        let c = empty();
+        assert!(c.bounding().is_none() && c.effective().is_none() && c.ambient().is_none());
+        assert!(c.permitted().is_none() && c.inheritable().is_none());
     }
 
     #[test]
