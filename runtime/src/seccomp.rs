@@ -329,10 +329,14 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         let _ = ctx.set_ctl_optimize(2);
     }
 
-    // runc: no stub where the default action lets syscalls through or already is ENOSYS.
+    // runc: no stub where the default action lets syscalls through (TRACE counts: a
+    // tracer handles new syscalls itself) or already is ENOSYS.
     let stub = !matches!(
         default,
-        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Errno(libc::ENOSYS)
+        ScmpAction::Allow
+            | ScmpAction::Log
+            | ScmpAction::Trace(_)
+            | ScmpAction::Errno(libc::ENOSYS)
     );
     let mut notify = false;
     let mut conds: Vec<ScmpArgCompare> = Vec::with_capacity(MAX_ARGS);
@@ -785,7 +789,7 @@ mod tests {
 
     #[test]
     fn no_enosys_stub_for_permissive_defaults() {
-        for default in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"] {
+        for default in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"] {
             let f = compiled(json!({"defaultAction": default,
                 "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
             let g = compiled(json!({"defaultAction": "SCMP_ACT_ERRNO",
