@@ -331,3 +331,27 @@ fn exec_gets_the_filter_too() {
     rt.ok(&["delete", "-f", &id]);
     assert_eq!(errno(&r), ENOSYS, "{r}");
 }
+
+#[test]
+fn non_root_user_with_and_without_no_new_privs() {
+    // Without no_new_privs the filter is loaded while still privileged, before the uid
+    // switch; with it, as the last step. Either way a uid-1000 process is filtered.
+    let rt = Rt::new();
+    let mut b = with_seccomp(
+        &[],
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }),
+    );
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    for nnp in [true, false] {
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        let r = probe(&rt, &mut b, &["mkdir", "/dev/shm/x"]);
+        assert_eq!(errno(&r), ENOSYS, "nnp {nnp}: {r}");
+        let st = probe(&rt, &mut b, &[]);
+        assert_eq!(st["uid"], 1000);
+        assert_eq!(st["status"]["Seccomp"], "2");
+        assert_eq!(st["status"]["NoNewPrivs"], if nnp { "1" } else { "0" });
+    }
+}
