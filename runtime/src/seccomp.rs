@@ -29,7 +29,7 @@ use oci_spec::runtime::{
     LinuxSeccompOperator,
 };
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Linux system calls have at most 6 arguments.
 const MAX_ARGS: usize = 6;
@@ -422,6 +422,13 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
     }
 
     if notify {
+        if seccomp
+            .listener_path()
+            .as_ref()
+            .is_none_or(|p| p.as_os_str().is_empty())
+        {
+            bail!("{P}.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY");
+        }
         flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
         if wait_killable {
             flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
@@ -521,6 +528,71 @@ impl Filter {
     }
 }
 
+/// Hands the notify listener fd to the seccomp agent at `linux.seccomp.listenerPath`,
+/// as runc does: connect to the unix socket and send one message whose payload is the
+/// OCI `ContainerProcessState` JSON (`fds: ["seccompFd"]`, `pid`, `metadata` =
+/// listenerMetadata, `state` = the container's state JSON, e.g. with status "creating"
+/// for init, "running" for exec) and whose SCM_RIGHTS carries `fd`.
+pub fn send_to_listener(
+    seccomp: &LinuxSeccomp,
+    fd: BorrowedFd<'_>,
+    pid: i32,
+    state: &serde_json::Value,
+) -> Result<()> {
+    use nix::sys::socket::{
+        connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+        UnixAddr,
+    };
+    const P: &str = "linux.seccomp.listenerPath";
+    let path = seccomp
+        .listener_path()
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| anyhow!("{P}: not set, but the filter has a notify listener"))?;
+    let version = state
+        .get("ociVersion")
+        .cloned()
+        .unwrap_or_else(|| serde_json::Value::from(oci_spec::runtime::VERSION));
+    let mut msg = serde_json::json!({
+        "ociVersion": version,
+        "fds": [oci_spec::runtime::SECCOMP_FD_NAME],
+        "pid": pid,
+        "state": state,
+    });
+    if let Some(m) = seccomp.listener_metadata() {
+        msg["metadata"] = serde_json::Value::from(m.as_str());
+    }
+    let payload = serde_json::to_vec(&msg)?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| anyhow!("{P}: socket: {e}"))?;
+    let addr =
+        UnixAddr::new(path.as_path()).map_err(|e| anyhow!("{P}: {}: {e}", path.display()))?;
+    connect(sock.as_raw_fd(), &addr).map_err(|e| {
+        anyhow!(
+            "{P}: connecting to the seccomp agent at {}: {e}",
+            path.display()
+        )
+    })?;
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(&payload)];
+    let sent = sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .map_err(|e| anyhow!("{P}: sending the listener fd to {}: {e}", path.display()))?;
+    if sent != payload.len() {
+        bail!(
+            "{P}: sending the listener fd to {}: short write ({sent} of {} bytes)",
+            path.display(),
+            payload.len()
+        );
+    }
+    Ok(())
+}
+
 /// Fork helper shared by the seccomp and capabilities unit tests.
 #[cfg(test)]
 pub(crate) mod testutil {
@@ -575,6 +647,7 @@ mod tests {
     use nix::sys::signal::Signal;
     use nix::sys::wait::WaitStatus;
     use serde_json::json;
+    use std::os::fd::AsFd;
 
     fn spec(v: serde_json::Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
@@ -851,6 +924,101 @@ mod tests {
             Ok(None) => Ok(()),
             other => Err(format!("{other:?}")),
         }));
+    }
+
+    #[test]
+    fn notify_needs_a_listener_path() {
+        let e = compile_err(json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}));
+        assert!(e.starts_with("linux.seccomp.listenerPath: "), "{e}");
+    }
+
+    /// The whole notify path: the child loads a NOTIFY filter, hands the listener to an
+    /// agent (this test) over listenerPath, and its getppid gets the agent's answer.
+    #[test]
+    fn notify_agent_answers_through_listener_path() {
+        use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+        use std::os::unix::net::UnixListener;
+
+        let dir = std::env::temp_dir().join(format!("rt-seccomp-agent-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("agent.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let cfg = spec(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "rt-test-meta",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
+        }));
+        let f = compile(&cfg).unwrap();
+        let state = json!({"ociVersion": "1.0.2", "id": "c1", "status": "creating",
+                           "pid": 1, "bundle": "/b"});
+
+        let agent = std::thread::spawn(move || -> Result<(serde_json::Value, u64), String> {
+            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let conn = loop {
+                match listener.accept() {
+                    Ok((c, _)) => break c,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(5))
+                    }
+                    Err(e) => return Err(format!("accept: {e}")),
+                }
+            };
+            conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 4096];
+            let mut cbuf = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let (n, fd) = {
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let m = recvmsg::<UnixAddr>(
+                    conn.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cbuf),
+                    MsgFlags::empty(),
+                )
+                .map_err(|e| e.to_string())?;
+                let fd = m.cmsgs().map_err(|e| e.to_string())?.find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                    _ => None,
+                });
+                (m.bytes, fd.ok_or("no fd")?)
+            };
+            let msg: serde_json::Value =
+                serde_json::from_slice(&buf[..n]).map_err(|e| e.to_string())?;
+            let req = ScmpNotifReq::receive(fd).map_err(|e| e.to_string())?;
+            let nr = req.data.syscall.get_name().map_err(|e| e.to_string())?;
+            if nr != "getppid" {
+                return Err(format!("notified of {nr}"));
+            }
+            ScmpNotifResp::new_error(req.id, -77, ScmpNotifRespFlags::empty())
+                .respond(fd)
+                .map_err(|e| e.to_string())?;
+            Ok((msg, u64::from(req.pid)))
+        });
+
+        let res = in_child(|| {
+            let fd = f
+                .load()
+                .map_err(|e| e.to_string())?
+                .ok_or("no listener fd")?;
+            // SAFETY: getpid has no arguments.
+            let pid = unsafe { libc::getpid() };
+            send_to_listener(&cfg, fd.as_fd(), pid, &state).map_err(|e| format!("{e:#}"))?;
+            drop(fd);
+            expect("getppid", sys_errno(libc::SYS_getppid, 0, 0), 77)
+        });
+        let agent = agent.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_ok(res);
+        let (msg, pid) = agent.unwrap();
+        assert_eq!(msg["fds"], json!(["seccompFd"]), "{msg}");
+        assert_eq!(msg["metadata"], "rt-test-meta", "{msg}");
+        assert_eq!(msg["state"]["id"], "c1", "{msg}");
+        assert_eq!(msg["ociVersion"], "1.0.2", "{msg}");
+        assert_eq!(msg["pid"].as_u64(), Some(pid), "{msg}");
     }
 
     #[test]
