@@ -369,7 +369,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         };
         for (j, arg) in args.into_iter().flatten().enumerate() {
             let c = condition(arg, &format!("{P}.syscalls[{i}].args[{j}]"))?;
-            per_index[arg.index()] += 1;
+            per_index[arg.index()] = per_index[arg.index()].saturating_add(1);
             conds.push(c);
         }
         // runc: several conditions on one argument are alternatives (one rule each),
