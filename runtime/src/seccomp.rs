@@ -7,6 +7,12 @@
 //! - `Filter::load` is the last thing before execve (or just before the privilege drop
 //!   when noNewPrivileges is false); it returns the notify listener fd when a rule uses
 //!   SCMP_ACT_NOTIFY.
+//! - `send_to_listener` hands that fd, with the OCI ContainerProcessState, to the agent
+//!   at `linux.seccomp.listenerPath` (runc's protocol). `compile` already refused a
+//!   NOTIFY rule without a listenerPath.
+//! - Whatever runs between `load` and execve is filtered too: with a default-deny
+//!   profile, every syscall made there (close_range, rt_sigprocmask, ...) must be in
+//!   the profile, so `load` should really be the last step.
 //!
 //! Semantics follow runc: syscall names libseccomp does not know are skipped (profiles
 //! list syscalls newer than the library); a rule whose action equals the default action
