@@ -19,7 +19,8 @@
 //! is skipped; several conditions on the same argument index are OR-ed (one rule each),
 //! otherwise a rule's conditions are AND-ed; SCMP_ACT_NOTIFY is refused as the default
 //! action and for `write`; SECCOMP_FILTER_FLAG_TSYNC is accepted and ignored (init is
-//! single-threaded).
+//! single-threaded); unless the default action is permissive, runc's ENOSYS stub makes
+//! syscalls numbered above the profile's highest return ENOSYS (see `enosys_stub`).
 //!
 //! `compile` does all the libseccomp work (rule database and BPF generation) before
 //! "created"; `load` is then a single seccomp(2) call. Loading the BPF ourselves also
