@@ -187,3 +187,4 @@ pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 pub mod cgroups;
+pub mod seccomp;
