@@ -17,9 +17,8 @@ use crate::sys::process as sys;
 use crate::Result;
 use anyhow::{anyhow, bail, Context};
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain,
-    LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimit, PosixRlimitType, Process, Scheduler,
-    User,
+    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, PosixRlimit, PosixRlimitType, Process, Scheduler, User,
 };
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -367,7 +366,11 @@ fn selinux_enabled() -> bool {
 /// process.apparmorProfile and process.selinuxLabel: labels that take effect at the next
 /// execve. Call just before exec (after pivot_root, with /proc mounted).
 pub fn set_lsm_labels(process: &Process) -> Result<()> {
-    if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         if !apparmor_enabled() {
             bail!(
                 "process.apparmorProfile: {profile:?} requested but AppArmor is not enabled \
@@ -539,7 +542,10 @@ pub fn find_executable(args0: &str, env: &[String]) -> Result<CString> {
         }
     }
     match denied {
-        Some(p) => bail!("process.args[0]: {args0:?}: permission denied ({})", p.display()),
+        Some(p) => bail!(
+            "process.args[0]: {args0:?}: permission denied ({})",
+            p.display()
+        ),
         None => bail!("process.args[0]: {args0:?}: executable file not found in $PATH"),
     }
 }
