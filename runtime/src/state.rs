@@ -91,8 +91,7 @@ impl ContainerDir {
     /// Make the directory for a new container; fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let dir = Self::path(root, id)?;
-        fs::create_dir_all(root)
-            .with_context(|| format!("creating state root {}", root.display()))?;
+        fs::create_dir_all(root).with_context(|| format!("creating state root {}", root.display()))?;
         match fs::create_dir(&dir) {
             Ok(()) => Ok(ContainerDir { dir }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -176,11 +175,7 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
 
 /// runc's `state` JSON.
 pub fn oci_state_json(state: &State, status: Status) -> serde_json::Value {
-    let pid = if matches!(status, Status::Stopped | Status::Creating) {
-        0
-    } else {
-        state.pid
-    };
+    let pid = if matches!(status, Status::Stopped | Status::Creating) { 0 } else { state.pid };
     let mut v = serde_json::json!({
         "ociVersion": state.config.version(),
         "id": state.id,

@@ -4,11 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "rt",
-    about = "rt: an OCI container runtime",
-    disable_version_flag = true
-)]
+#[command(name = "rt", about = "rt: an OCI container runtime", disable_version_flag = true)]
 pub struct Cli {
     /// root directory for storage of container state
     #[arg(long, global = true, default_value = "/run/rt")]
