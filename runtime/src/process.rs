@@ -576,3 +576,357 @@ fn passwd_home(passwd: &Path, uid: u32) -> Option<String> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Run `f` in a forked child; its Ok string or error text comes back through a pipe.
+    fn in_child(f: impl FnOnce() -> Result<String>) -> std::result::Result<String, String> {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        // SAFETY: the child runs `f`, writes, and _exits; glibc malloc is fork-safe.
+        match unsafe { libc::fork() } {
+            0 => {
+                drop(r);
+                let (code, msg) = match f() {
+                    Ok(s) => (0, s),
+                    Err(e) => (1, format!("{e:#}")),
+                };
+                let _ = nix::unistd::write(&w, msg.as_bytes());
+                // SAFETY: leave without running the parent's destructors.
+                unsafe { libc::_exit(code) }
+            }
+            pid if pid > 0 => {
+                drop(w);
+                let mut out = String::new();
+                File::from(r).read_to_string(&mut out).unwrap();
+                let mut st = 0;
+                // SAFETY: our own child.
+                unsafe { libc::waitpid(pid, &mut st, 0) };
+                assert!(libc::WIFEXITED(st), "child died: {st:#x} {out}");
+                if libc::WEXITSTATUS(st) == 0 {
+                    Ok(out)
+                } else {
+                    Err(out)
+                }
+            }
+            _ => panic!("fork failed"),
+        }
+    }
+
+    fn drop_effective(cap: caps::Capability) -> Result<()> {
+        caps::drop(None, caps::CapSet::Effective, cap)?;
+        Ok(())
+    }
+
+    fn rlimits(v: serde_json::Value) -> Vec<PosixRlimit> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn status_field(name: &str) -> String {
+        let s = read_proc("/proc/self/status").unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn rlimits_below_the_hard_limit_apply() {
+        let out = in_child(|| {
+            set_rlimits(&rlimits(json!([
+                {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+                {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+            ])))?;
+            let (s, h) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+            let (cs, ch) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE)?;
+            Ok(format!("{s} {h} {cs} {ch}"))
+        });
+        assert_eq!(out.unwrap(), "100 200 0 0");
+    }
+
+    #[test]
+    fn rlimit_above_the_hard_limit_needs_cap_sys_resource() {
+        let err = in_child(|| {
+            drop_effective(caps::Capability::CAP_SYS_RESOURCE)?;
+            let (_, h) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)?;
+            let h = if h == libc::RLIM_INFINITY { 1000 } else { h };
+            if h == 1000 {
+                set_rlimits(&rlimits(
+                    json!([{"type": "RLIMIT_NPROC", "soft": 1000, "hard": 1000}]),
+                ))?;
+            }
+            set_rlimits(&rlimits(json!([
+                {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                {"type": "RLIMIT_NPROC", "soft": 10, "hard": h + 1},
+            ])))?;
+            Ok(String::new())
+        })
+        .unwrap_err();
+        assert!(
+            err.starts_with("process.rlimits[1]: setting RLIMIT_NPROC"),
+            "{err}"
+        );
+        assert!(
+            err.contains("needs CAP_SYS_RESOURCE, which this process lacks"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rlimit_errors_before_applying() {
+        let e = set_rlimits(&rlimits(json!([
+            {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+            {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20},
+        ])))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "process.rlimits[2]: duplicate type RLIMIT_NOFILE (already set by process.rlimits[0])"
+        );
+        let e = set_rlimits(&rlimits(
+            json!([{"type": "RLIMIT_CORE", "soft": 5, "hard": 1}]),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("process.rlimits[0]: RLIMIT_CORE: soft limit 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn oom_score_adj() {
+        let out = in_child(|| {
+            set_oom_score_adj(500)?;
+            Ok(read_proc("/proc/self/oom_score_adj")?.trim().to_string())
+        });
+        assert_eq!(out.unwrap(), "500");
+        let err = in_child(|| {
+            drop_effective(caps::Capability::CAP_SYS_RESOURCE)?;
+            set_oom_score_adj(-999)?;
+            Ok(String::new())
+        })
+        .unwrap_err();
+        assert!(err.starts_with("process.oomScoreAdj: "), "{err}");
+        assert!(err.contains("CAP_SYS_RESOURCE"), "{err}");
+        let e = set_oom_score_adj(1001).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.oomScoreAdj: 1001 is out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn io_priority() {
+        let out = in_child(|| {
+            let p: LinuxIOPriority =
+                serde_json::from_value(json!({"class": "IOPRIO_CLASS_BE", "priority": 6}))?;
+            set_io_priority(&p)?;
+            let be = sys::ioprio_get_self()?;
+            let p: LinuxIOPriority =
+                serde_json::from_value(json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0}))?;
+            set_io_priority(&p)?;
+            let idle = sys::ioprio_get_self()?;
+            Ok(format!("{be:?} {idle:?}"))
+        });
+        assert_eq!(out.unwrap(), "(2, 6) (3, 0)");
+        let p: LinuxIOPriority =
+            serde_json::from_value(json!({"class": "IOPRIO_CLASS_RT", "priority": 8})).unwrap();
+        let e = set_io_priority(&p).unwrap_err().to_string();
+        assert_eq!(e, "process.ioPriority.priority: 8 is out of range 0..7");
+    }
+
+    #[test]
+    fn scheduler() {
+        let out = in_child(|| {
+            let s: Scheduler = serde_json::from_value(json!({"policy": "SCHED_BATCH", "nice": 5}))?;
+            set_scheduler(&s)?;
+            let a = sys::sched_getattr_self()?;
+            Ok(format!("{} {}", a.sched_policy, a.sched_nice))
+        });
+        assert_eq!(out.unwrap(), "3 5");
+        let out = in_child(|| {
+            let s: Scheduler = serde_json::from_value(
+                json!({"policy": "SCHED_IDLE", "flags": ["SCHED_RESET_ON_FORK"]}),
+            )?;
+            set_scheduler(&s)?;
+            let a = sys::sched_getattr_self()?;
+            Ok(format!("{} {}", a.sched_policy, a.sched_flags & 1))
+        });
+        assert_eq!(out.unwrap(), "5 1");
+        let s: Scheduler =
+            serde_json::from_value(json!({"policy": "SCHED_OTHER", "priority": 3})).unwrap();
+        let e = set_scheduler(&s).unwrap_err().to_string();
+        assert!(e.starts_with("process.scheduler.priority: "), "{e}");
+        let s: Scheduler =
+            serde_json::from_value(json!({"policy": "SCHED_OTHER", "nice": 20})).unwrap();
+        let e = set_scheduler(&s).unwrap_err().to_string();
+        assert!(e.starts_with("process.scheduler.nice: "), "{e}");
+    }
+
+    #[test]
+    fn personality() {
+        let out = in_child(|| {
+            let p: LinuxPersonality = serde_json::from_value(
+                json!({"domain": "LINUX32", "flags": ["ADDR_NO_RANDOMIZE"]}),
+            )?;
+            set_personality(&p)?;
+            Ok(format!("{:#x}", sys::personality(sys::PER_QUERY)?))
+        });
+        assert_eq!(out.unwrap(), "0x40008");
+    }
+
+    #[test]
+    fn lsm_labels_without_the_lsm() {
+        let p: Process = serde_json::from_value(json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "apparmorProfile": "rt-test"
+        }))
+        .unwrap();
+        if !apparmor_enabled() {
+            let e = set_lsm_labels(&p).unwrap_err().to_string();
+            assert!(e.starts_with("process.apparmorProfile: \"rt-test\""), "{e}");
+        }
+        let p: Process = serde_json::from_value(json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "selinuxLabel": "system_u:system_r:x:s0"
+        }))
+        .unwrap();
+        if !selinux_enabled() {
+            let e = set_lsm_labels(&p).unwrap_err().to_string();
+            assert!(e.starts_with("process.selinuxLabel: "), "{e}");
+        }
+        let p: Process =
+            serde_json::from_value(json!({"user": {"uid": 0, "gid": 0}, "cwd": "/"})).unwrap();
+        set_lsm_labels(&p).unwrap();
+    }
+
+    #[test]
+    fn user_switch_keeps_permitted_caps() {
+        let out = in_child(|| {
+            let u: User = serde_json::from_value(
+                json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 63}),
+            )?;
+            set_user(&u)?;
+            let r = nix::unistd::getresuid()?;
+            let g = nix::unistd::getresgid()?;
+            let groups = nix::unistd::getgroups()?;
+            Ok(format!(
+                "{} {} {} {} {} {:?} umask={} prm_kept={} eff={} keepcaps={}",
+                r.real,
+                r.effective,
+                r.saved,
+                g.real,
+                g.saved,
+                groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
+                status_field("Umask"),
+                status_field("CapPrm") != "0000000000000000",
+                status_field("CapEff"),
+                nix::sys::prctl::get_keepcaps()?,
+            ))
+        });
+        assert_eq!(
+            out.unwrap(),
+            "1000 1000 1000 1001 1001 [10, 20] umask=0077 prm_kept=true \
+             eff=0000000000000000 keepcaps=false"
+        );
+        let out = in_child(|| {
+            set_user(&serde_json::from_value(json!({"uid": 0, "gid": 0}))?)?;
+            Ok(status_field("Umask"))
+        });
+        assert_eq!(out.unwrap(), "0022");
+    }
+
+    #[test]
+    fn no_new_privileges() {
+        let out = in_child(|| {
+            set_no_new_privileges()?;
+            Ok(status_field("NoNewPrivs"))
+        });
+        assert_eq!(out.unwrap(), "1");
+    }
+
+    #[test]
+    fn find_executable_like_execvp() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("rt-findexec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for sub in ["a", "b", "c"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let mk = |p: &Path, mode: u32| {
+            std::fs::write(p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        mk(&d.join("a/noexec"), 0o644);
+        mk(&d.join("b/noexec"), 0o644);
+        mk(&d.join("b/tool"), 0o755);
+        mk(&d.join("c/tool"), 0o755);
+        std::fs::create_dir(d.join("a/tool")).unwrap(); // a directory is skipped
+        let path = format!(
+            "PATH={}:{}:{}",
+            d.join("a").display(),
+            d.join("b").display(),
+            d.join("c").display()
+        );
+        let env = vec!["A=1".to_string(), path];
+        let got = find_executable("tool", &env).unwrap();
+        assert_eq!(got.to_str().unwrap(), d.join("b/tool").to_str().unwrap());
+        let e = find_executable("nope", &env).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "process.args[0]: \"nope\": executable file not found in $PATH"
+        );
+        let e = find_executable("noexec", &env).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.args[0]: \"noexec\": permission denied"),
+            "{e}"
+        );
+        let abs = d.join("a/tool").display().to_string();
+        let e = find_executable(&abs, &env).unwrap_err().to_string();
+        assert_eq!(e, format!("process.args[0]: {abs:?}: is a directory"));
+        let e = find_executable("/no/such", &env).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "process.args[0]: \"/no/such\": no such file or directory"
+        );
+        // No PATH in the env: the default one.
+        assert_eq!(
+            find_executable("sh", &[]).unwrap().to_str().unwrap(),
+            which_sh()
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn which_sh() -> String {
+        DEFAULT_PATH
+            .split(':')
+            .map(|p| format!("{p}/sh"))
+            .find(|p| Path::new(p).exists())
+            .unwrap()
+    }
+
+    #[test]
+    fn home_from_passwd() {
+        let d = std::env::temp_dir().join(format!("rt-passwd-{}", std::process::id()));
+        std::fs::write(
+            &d,
+            "root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(passwd_home(&d, 1000).as_deref(), Some("/home/u"));
+        assert_eq!(passwd_home(&d, 0).as_deref(), Some("/root"));
+        assert_eq!(passwd_home(&d, 5), None);
+        std::fs::remove_file(&d).unwrap();
+        let p: Process = serde_json::from_value(json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "env": ["HOME=/x", "A=b"]
+        }))
+        .unwrap();
+        assert_eq!(env_with_home(&p), vec!["HOME=/x", "A=b"]);
+    }
+}
