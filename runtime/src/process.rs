@@ -42,10 +42,9 @@ pub fn open_proc(path: &str, write: bool) -> io::Result<File> {
         .open(path)?;
     let fs = nix::sys::statfs::fstatfs(&f).map_err(io::Error::from)?;
     if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::Other,
-            format!("{path} is not on procfs (something is mounted over /proc)"),
-        ));
+        return Err(io::Error::other(format!(
+            "{path} is not on procfs (something is mounted over /proc)"
+        )));
     }
     Ok(f)
 }
