@@ -84,6 +84,26 @@ impl Sink {
     }
 }
 
+/// SIGPIPE ignored while alive; the previous disposition is restored on drop.
+struct SigpipeIgnored(Option<nix::sys::signal::SigHandler>);
+
+impl SigpipeIgnored {
+    fn new() -> SigpipeIgnored {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: SIG_IGN installs no handler code.
+        SigpipeIgnored(unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }.ok())
+    }
+}
+
+impl Drop for SigpipeIgnored {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            // SAFETY: restoring the disposition that was installed before.
+            let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, old) };
+        }
+    }
+}
+
 fn spawn(name: &str, hook: &Hook) -> Result<Child> {
     let path = hook.path();
     if !path.is_absolute() {
@@ -118,6 +138,9 @@ fn run_one(name: &str, hook: &Hook, state: &[u8]) -> Result<()> {
         Some(t) => Some(t as u64),
         None => None,
     };
+    // A hook that exits without reading its stdin makes our write fail with EPIPE; keep
+    // SIGPIPE from killing us meanwhile, whatever the caller's disposition is.
+    let _sigpipe = SigpipeIgnored::new();
     let mut child = spawn(name, hook)?;
     let started = Instant::now();
     let deadline = timeout.map(|t| started + Duration::from_secs(t));
