@@ -24,7 +24,7 @@ use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The PATH execvp uses when the environment has none (runc's default too).
@@ -468,9 +468,21 @@ pub fn set_no_new_privileges() -> Result<()> {
         .map_err(|e| anyhow!("process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS): {e}"))
 }
 
-/// process.cwd: chdir, inside the container.
+/// process.cwd: chdir inside the container, creating the directory (0755, as the
+/// current user) when it does not exist, as runc does.
 pub fn set_cwd(cwd: &Path) -> Result<()> {
-    nix::unistd::chdir(cwd).map_err(|e| anyhow!("process.cwd: {:?}: {}", cwd, e.desc()))
+    match nix::unistd::chdir(cwd) {
+        Err(nix::Error::ENOENT) => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(cwd)
+                .map_err(|e| anyhow!("process.cwd: creating {:?}: {e}", cwd))?;
+            nix::unistd::chdir(cwd)
+        }
+        r => r,
+    }
+    .map_err(|e| anyhow!("process.cwd: {:?}: {}", cwd, e.desc()))
 }
 
 /// The value of `key` in a KEY=VALUE list (the last one wins, like setenv).
@@ -839,6 +851,24 @@ mod tests {
             Ok(status_field("Umask"))
         });
         assert_eq!(out.unwrap(), "0022");
+    }
+
+    #[test]
+    fn cwd_is_created_when_missing() {
+        let d = std::env::temp_dir().join(format!("rt-cwd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let target = d.join("a/b");
+        let t2 = target.clone();
+        let out = in_child(move || {
+            set_cwd(&t2)?;
+            Ok(std::env::current_dir()?.display().to_string())
+        });
+        assert_eq!(out.unwrap(), target.display().to_string());
+        let e = set_cwd(Path::new("/proc/self/status/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("process.cwd: "), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
