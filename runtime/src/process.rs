@@ -101,6 +101,14 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
     }
 }
 
+/// "permission denied" rather than "Permission denied (os error 13)".
+fn errno_desc(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::Error::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}
+
 fn fmt_limit(v: u64) -> String {
     if v == libc::RLIM_INFINITY {
         "unlimited".to_string()
@@ -109,9 +117,36 @@ fn fmt_limit(v: u64) -> String {
     }
 }
 
-/// process.rlimits: setrlimit for each entry, in order. Duplicate types are an error
-/// (checked before anything is applied).
-pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
+/// Static checks of everything this module applies, for `create` to run before it
+/// forks (so that errors that would only show after "created" fail `create` instead).
+pub fn validate(process: &Process, personality: Option<&LinuxPersonality>) -> Result<()> {
+    if let Some(r) = process.rlimits() {
+        check_rlimits(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        check_oom_score_adj(adj)?;
+    }
+    if let Some(p) = process.io_priority() {
+        check_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        check_scheduler(s)?;
+    }
+    if let Some(m) = process.user().umask() {
+        check_umask(m)?;
+    }
+    let _ = personality; // every domain oci-spec parses is valid; unknown flags warn
+    if let Some(args) = process.args() {
+        for (i, a) in args.iter().enumerate() {
+            if a.contains('\0') {
+                bail!("process.args[{i}]: contains a NUL byte");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
     for (i, r) in rlimits.iter().enumerate() {
         if let Some(j) = rlimits[..i].iter().position(|o| o.typ() == r.typ()) {
             bail!(
@@ -128,6 +163,35 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+fn check_oom_score_adj(adj: i32) -> Result<()> {
+    if !(-1000..=1000).contains(&adj) {
+        bail!("process.oomScoreAdj: {adj} is out of range -1000..1000");
+    }
+    Ok(())
+}
+
+fn check_io_priority(prio: &LinuxIOPriority) -> Result<()> {
+    let level = prio.priority();
+    if !(0..=7).contains(&level) {
+        bail!("process.ioPriority.priority: {level} is out of range 0..7");
+    }
+    Ok(())
+}
+
+fn check_umask(umask: u32) -> Result<()> {
+    if umask > 0o777 {
+        bail!("process.user.umask: 0{umask:o} is not a permission mask (above 0777)");
+    }
+    Ok(())
+}
+
+/// process.rlimits: setrlimit for each entry, in order. Duplicate types are an error
+/// (checked before anything is applied).
+pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
+    check_rlimits(rlimits)?;
     for (i, r) in rlimits.iter().enumerate() {
         let res = rlimit_resource(r.typ());
         let mut cur = libc::rlimit {
@@ -146,10 +210,11 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
         }
         let err = io::Error::last_os_error();
         let prefix = format!(
-            "process.rlimits[{i}]: setting {} to soft {} hard {}: {err}",
+            "process.rlimits[{i}]: setting {} to soft {} hard {}: {}",
             r.typ(),
             fmt_limit(r.soft()),
-            fmt_limit(r.hard())
+            fmt_limit(r.hard()),
+            errno_desc(&err)
         );
         if err.raw_os_error() != Some(libc::EPERM) {
             bail!(prefix);
@@ -159,23 +224,20 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
         } else {
             String::new()
         };
-        let nofile_hint = if r.typ() == PosixRlimitType::RlimitNofile {
-            let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open").unwrap_or_default();
-            format!(
-                "; RLIMIT_NOFILE can never exceed fs.nr_open ({})",
-                nr_open.trim()
-            )
-        } else {
-            String::new()
+        let nr_open: Option<u64> = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        let nofile_hint = match nr_open {
+            Some(n) if r.typ() == PosixRlimitType::RlimitNofile && r.hard() > n => {
+                format!("; RLIMIT_NOFILE can never exceed fs.nr_open ({n})")
+            }
+            _ => String::new(),
         };
         match has_cap(CAP_SYS_RESOURCE) {
+            Some(true) => bail!("{prefix}: the value is above a system maximum{nofile_hint}"),
             Some(false) => bail!(
                 "{prefix}: raising the hard limit above the current one{current} needs \
                  CAP_SYS_RESOURCE, which this process lacks{nofile_hint}"
-            ),
-            Some(true) => bail!(
-                "{prefix}: the process has CAP_SYS_RESOURCE, so the value is above a \
-                 system maximum{nofile_hint}"
             ),
             None => bail!(
                 "{prefix}: raising the hard limit above the current one{current} needs \
@@ -188,9 +250,7 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
 
 /// process.oomScoreAdj: write /proc/self/oom_score_adj.
 pub fn set_oom_score_adj(adj: i32) -> Result<()> {
-    if !(-1000..=1000).contains(&adj) {
-        bail!("process.oomScoreAdj: {adj} is out of range -1000..1000");
-    }
+    check_oom_score_adj(adj)?;
     if let Err(e) = write_proc("/proc/self/oom_score_adj", adj.to_string().as_bytes()) {
         let hint = if e.raw_os_error() == Some(libc::EACCES) {
             let cur = read_proc("/proc/self/oom_score_adj").unwrap_or_default();
@@ -201,17 +261,18 @@ pub fn set_oom_score_adj(adj: i32) -> Result<()> {
         } else {
             String::new()
         };
-        bail!("process.oomScoreAdj: writing {adj} to /proc/self/oom_score_adj: {e}{hint}");
+        bail!(
+            "process.oomScoreAdj: writing {adj} to /proc/self/oom_score_adj: {}{hint}",
+            errno_desc(&e)
+        );
     }
     Ok(())
 }
 
 /// process.ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, self, class, priority).
 pub fn set_io_priority(prio: &LinuxIOPriority) -> Result<()> {
+    check_io_priority(prio)?;
     let level = prio.priority();
-    if !(0..=7).contains(&level) {
-        bail!("process.ioPriority.priority: {level} is out of range 0..7");
-    }
     let class = match prio.class() {
         IOPriorityClass::IoprioClassRt => sys::IOPRIO_CLASS_RT,
         IOPriorityClass::IoprioClassBe => sys::IOPRIO_CLASS_BE,
@@ -219,8 +280,9 @@ pub fn set_io_priority(prio: &LinuxIOPriority) -> Result<()> {
     };
     sys::ioprio_set_self(class, level as u32).map_err(|e| {
         anyhow!(
-            "process.ioPriority: ioprio_set({}, {level}): {e}",
-            prio.class()
+            "process.ioPriority: ioprio_set({}, {level}): {}",
+            prio.class(),
+            errno_desc(&e)
         )
     })
 }
@@ -251,8 +313,7 @@ fn sched_flag(f: LinuxSchedulerFlag) -> u64 {
     }
 }
 
-/// process.scheduler: sched_setattr on the calling thread (inherited across fork/exec).
-pub fn set_scheduler(sched: &Scheduler) -> Result<()> {
+fn check_scheduler(sched: &Scheduler) -> Result<()> {
     let policy = *sched.policy();
     let nice = sched.nice().unwrap_or(0);
     if !(-20..=19).contains(&nice) {
@@ -279,6 +340,20 @@ pub fn set_scheduler(sched: &Scheduler) -> Result<()> {
             "process.scheduler: runtime, deadline and period apply only to SCHED_DEADLINE, not {policy}"
         );
     }
+    Ok(())
+}
+
+/// process.scheduler: sched_setattr on the calling thread (inherited across fork/exec).
+pub fn set_scheduler(sched: &Scheduler) -> Result<()> {
+    check_scheduler(sched)?;
+    let policy = *sched.policy();
+    let nice = sched.nice().unwrap_or(0);
+    let priority = sched.priority().unwrap_or(0);
+    let (runtime, deadline, period) = (
+        sched.runtime().unwrap_or(0),
+        sched.deadline().unwrap_or(0),
+        sched.period().unwrap_or(0),
+    );
     let flags = sched
         .flags()
         .iter()
@@ -308,7 +383,10 @@ pub fn set_scheduler(sched: &Scheduler) -> Result<()> {
             }
             _ => "",
         };
-        anyhow!("process.scheduler: sched_setattr({policy}, nice {nice}, priority {priority}): {e}{hint}")
+        anyhow!(
+            "process.scheduler: sched_setattr({policy}, nice {nice}, priority {priority}): {}{hint}",
+            errno_desc(&e)
+        )
     })
 }
 
@@ -341,8 +419,12 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
             )),
         }
     }
-    sys::personality(persona)
-        .map_err(|e| anyhow!("linux.personality: personality({persona:#x}): {e}"))?;
+    sys::personality(persona).map_err(|e| {
+        anyhow!(
+            "linux.personality: personality({persona:#x}): {}",
+            errno_desc(&e)
+        )
+    })?;
     Ok(())
 }
 
@@ -383,7 +465,12 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
             }
             r => r,
         };
-        res.map_err(|e| anyhow!("process.apparmorProfile: applying profile {profile:?}: {e}"))?;
+        res.map_err(|e| {
+            anyhow!(
+                "process.apparmorProfile: applying profile {profile:?}: {}",
+                errno_desc(&e)
+            )
+        })?;
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
         if !selinux_enabled() {
@@ -391,8 +478,12 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
                 "process.selinuxLabel: {label:?} requested but SELinux is not enabled on this host"
             );
         }
-        write_proc("/proc/self/attr/exec", label.as_bytes())
-            .map_err(|e| anyhow!("process.selinuxLabel: setting exec label {label:?}: {e}"))?;
+        write_proc("/proc/self/attr/exec", label.as_bytes()).map_err(|e| {
+            anyhow!(
+                "process.selinuxLabel: setting exec label {label:?}: {}",
+                errno_desc(&e)
+            )
+        })?;
     }
     Ok(())
 }
@@ -402,9 +493,7 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
 /// sets afterwards.
 pub fn set_user(user: &User) -> Result<()> {
     let umask = user.umask().unwrap_or(0o022);
-    if umask > 0o777 {
-        bail!("process.user.umask: {umask:#o} is not a permission mask (above 0777)");
-    }
+    check_umask(umask)?;
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(umask as libc::mode_t) };
 
@@ -869,6 +958,44 @@ mod tests {
             .to_string();
         assert!(e.starts_with("process.cwd: "), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let cases = [
+            (
+                json!({"rlimits": [{"type": "RLIMIT_AS", "soft": 1, "hard": 1},
+                                {"type": "RLIMIT_AS", "soft": 1, "hard": 1}]}),
+                "process.rlimits[1]: duplicate",
+            ),
+            (json!({"oomScoreAdj": -1001}), "process.oomScoreAdj: "),
+            (
+                json!({"ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": -1}}),
+                "process.ioPriority.priority: ",
+            ),
+            (
+                json!({"scheduler": {"policy": "SCHED_RR"}}),
+                "process.scheduler.priority: ",
+            ),
+            (
+                json!({"user": {"uid": 0, "gid": 0, "umask": 4095}}),
+                "process.user.umask: 07777 is not",
+            ),
+        ];
+        for (extra, want) in cases {
+            let mut v = json!({"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["sh"]});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let p: Process = serde_json::from_value(v).unwrap();
+            let e = validate(&p, None).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{e} (want {want})");
+        }
+        let p: Process = serde_json::from_value(
+            json!({"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["sh"], "oomScoreAdj": 5}),
+        )
+        .unwrap();
+        validate(&p, None).unwrap();
     }
 
     #[test]
