@@ -202,3 +202,25 @@ fn hook_timeout_kills_it_and_fails_create() {
     );
     assert_no_leftovers(&rt, &id, &b);
 }
+
+#[test]
+fn hook_state_json_is_the_container_state() {
+    let rt = Rt::new();
+    let logs = LogDir::new();
+    let mut b = Bundle::busybox(&["true"]);
+    let state_file = logs.0.join("state.json");
+    b.config["hooks"] = json!({"createRuntime": [
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", state_file.display())]}
+    ]});
+    b.save();
+    let id = unique_id("hooks");
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    rt.ok(&["delete", "--force", &id]);
+    assert_eq!(state["id"], id.as_str(), "{state}");
+    assert_eq!(state["status"], "creating", "{state}");
+    assert!(state["ociVersion"].is_string(), "{state}");
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+    let bundle = std::fs::canonicalize(&b.dir).unwrap();
+    assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}");
+}
