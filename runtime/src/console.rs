@@ -28,8 +28,9 @@ use std::path::Path;
 /// runc's limit on the name sent with the master.
 const MAX_NAME_LEN: usize = 4096;
 
+/// The caller (create, exec) names `--console-socket` in its error.
 pub fn connect(path: &Path) -> Result<UnixStream> {
-    UnixStream::connect(path).map_err(|e| anyhow!("--console-socket {}: {e}", path.display()))
+    Ok(UnixStream::connect(path)?)
 }
 
 pub fn setup(socket: UnixStream, mount_console: bool) -> Result<()> {
