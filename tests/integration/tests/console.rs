@@ -296,3 +296,27 @@ fn foreground_run_relays_the_terminal() {
     );
     assert_no_leftovers(&rt, &id, &b);
 }
+
+#[test]
+fn console_size_is_applied() {
+    let rt = Rt::new();
+    let sock = ConsoleSocket::new();
+    let mut b = terminal_bundle(&["/bin/sh", "-c", "stty size"]);
+    b.config["process"]["consoleSize"] = json!({"height": 40, "width": 101});
+    b.save();
+    let id = unique_id("console");
+    rt.ok(&[
+        "create",
+        "--console-socket",
+        &sock.path(),
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    let (master, _) = sock.receive();
+    rt.ok(&["start", &id]);
+    let out = read_master(&master, Duration::from_secs(20));
+    assert_eq!(out.trim(), "40 101");
+    wait_stopped(&rt, &id);
+    rt.ok(&["delete", &id]);
+}
