@@ -142,9 +142,25 @@ fn run_one(name: &str, hook: &Hook, state: &[u8]) -> Result<()> {
     // SIGPIPE from killing us meanwhile, whatever the caller's disposition is.
     let _sigpipe = SigpipeIgnored::new();
     let mut child = spawn(name, hook)?;
-    let started = Instant::now();
-    let deadline = timeout.map(|t| started + Duration::from_secs(t));
+    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(t));
+    let result = supervise(name, hook, &mut child, state, deadline, timeout);
+    if result.is_err() {
+        // Whatever went wrong, leave no hook behind (a no-op when it was reaped).
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
 
+/// Feed the state, collect the output, wait for the exit or the deadline.
+fn supervise(
+    name: &str,
+    hook: &Hook,
+    child: &mut Child,
+    state: &[u8],
+    deadline: Option<Instant>,
+    timeout: Option<u64>,
+) -> Result<()> {
     let mut stdin: Option<std::fs::File> = match child.stdin.take() {
         Some(s) => {
             let fd = OwnedFd::from(s);
@@ -170,8 +186,6 @@ fn run_one(name: &str, hook: &Hook, state: &[u8]) -> Result<()> {
         let now = Instant::now();
         if let Some(d) = deadline {
             if now >= d {
-                let _ = child.kill();
-                let _ = child.wait();
                 bail!("{name}: timed out after {}s", timeout.unwrap_or(0));
             }
         }
@@ -212,8 +226,6 @@ fn run_one(name: &str, hook: &Hook, state: &[u8]) -> Result<()> {
         if r < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
-                let _ = child.kill();
-                let _ = child.wait();
                 bail!("{name}: poll: {e}");
             }
             continue;
