@@ -1,1 +1,2 @@
 //! Raw syscall wrappers: the one place that calls into the kernel without nix.
+pub mod validate;
