@@ -134,7 +134,10 @@ fn check_process(p: &Process) -> Result<()> {
             LinuxSchedulerPolicy::SchedFifo | LinuxSchedulerPolicy::SchedRr
         );
         if policy == LinuxSchedulerPolicy::SchedIso {
-            fail!("process.scheduler.policy", "SCHED_ISO is not supported by Linux");
+            fail!(
+                "process.scheduler.policy",
+                "SCHED_ISO is not supported by Linux"
+            );
         }
         if let Some(nice) = *s.nice() {
             if !(-20..=19).contains(&nice) {
@@ -189,7 +192,11 @@ fn check_process(p: &Process) -> Result<()> {
     let rlimits = p.rlimits().as_deref().unwrap_or_default();
     for (i, r) in rlimits.iter().enumerate() {
         if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
-            fail!(format!("process.rlimits[{i}].type"), "{} given twice", r.typ());
+            fail!(
+                format!("process.rlimits[{i}].type"),
+                "{} given twice",
+                r.typ()
+            );
         }
         if r.soft() > r.hard() {
             fail!(
@@ -282,7 +289,11 @@ impl<'a> Namespaces<'a> {
 /// A namespace file to join: absolute, exists, on nsfs, and of the right type.
 fn check_ns_file(json: &str, p: &Path, t: LinuxNamespaceType) -> Result<()> {
     if !p.is_absolute() {
-        fail!(json, "must be an absolute path, got {:?}", p.display().to_string());
+        fail!(
+            json,
+            "must be an absolute path, got {:?}",
+            p.display().to_string()
+        );
     }
     let f = match std::fs::File::open(p) {
         Ok(f) => f,
@@ -299,10 +310,10 @@ fn check_ns_file(json: &str, p: &Path, t: LinuxNamespaceType) -> Result<()> {
             let got = NS_TYPES
                 .iter()
                 .find(|&&x| x as i32 == got)
-                .map_or("an unknown", |&x| ns_name(x));
+                .map_or("unknown", |&x| ns_name(x));
             fail!(
                 json,
-                "{}: is a {got} namespace, not {}",
+                "{}: is a namespace of type {got}, not {}",
                 p.display(),
                 ns_name(t)
             )
@@ -314,7 +325,10 @@ fn check_ns_file(json: &str, p: &Path, t: LinuxNamespaceType) -> Result<()> {
 fn check_uts(spec: &Spec, ns: &Namespaces) -> Result<()> {
     // A joined uts namespace may take a hostname (containerd sets one on containers that
     // join their pod's namespace); runc refuses only where there is no uts namespace.
-    for (field, v) in [("hostname", spec.hostname()), ("domainname", spec.domainname())] {
+    for (field, v) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
         if v.as_deref().is_some_and(|s| !s.is_empty()) && !ns.has(LinuxNamespaceType::Uts) {
             fail!(field, "set without a uts namespace in linux.namespaces");
         }
@@ -334,7 +348,13 @@ const PROPAGATION: [&str; 8] = [
 ];
 
 fn check_mounts(spec: &Spec, bundle: &Path) -> Result<()> {
-    for (i, m) in spec.mounts().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         check_mount(i, m, bundle)?;
     }
     Ok(())
@@ -479,7 +499,13 @@ fn check_linux(spec: &Spec, ns: &Namespaces) -> Result<()> {
     }
 
     // Devices.
-    for (i, d) in linux.devices().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, d) in linux
+        .devices()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let p = d.path();
         let under_dev = p.starts_with("/dev")
             && p != Path::new("/dev")
@@ -590,7 +616,11 @@ fn check_linux(spec: &Spec, ns: &Namespaces) -> Result<()> {
 fn check_mappings(field: &str, maps: Option<&[LinuxIdMapping]>) -> Result<()> {
     let maps = maps.unwrap_or_default();
     if maps.len() > 340 {
-        fail!(field, "{} entries, the kernel takes at most 340", maps.len());
+        fail!(
+            field,
+            "{} entries, the kernel takes at most 340",
+            maps.len()
+        );
     }
     for (i, m) in maps.iter().enumerate() {
         if m.size() == 0 {
@@ -645,8 +675,7 @@ fn check_sysctl(key: &str, spec: &Spec, ns: &Namespaces) -> Result<()> {
         if !ns.has(T::Uts) {
             fail!(json, "needs a uts namespace (refused in the host's)");
         }
-        if name == "kernel.hostname" && spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        {
+        if name == "kernel.hostname" && spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) {
             fail!(json, "conflicts with the hostname field");
         }
         return Ok(());
@@ -684,7 +713,13 @@ fn check_resources(r: &LinuxResources) -> Result<()> {
                 fail!(format!("{P}.blockIO.{name}"), "{w} out of range 10..1000");
             }
         }
-        for (i, d) in b.weight_device().as_deref().unwrap_or_default().iter().enumerate() {
+        for (i, d) in b
+            .weight_device()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             if let Some(w) = d.weight().filter(|&w| w > 1000) {
                 fail!(
                     format!("{P}.blockIO.weightDevice[{i}].weight"),
@@ -693,7 +728,13 @@ fn check_resources(r: &LinuxResources) -> Result<()> {
             }
         }
     }
-    for (i, h) in r.hugepage_limits().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, h) in r
+        .hugepage_limits()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let size = h.page_size();
         let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         let unit = &size[digits.len()..];
@@ -707,7 +748,13 @@ fn check_resources(r: &LinuxResources) -> Result<()> {
             );
         }
     }
-    for (i, d) in r.devices().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, d) in r
+        .devices()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if let Some(a) = d.access() {
             if let Some(bad) = a.chars().find(|c| !"rwm".contains(*c)) {
                 fail!(
@@ -831,5 +878,676 @@ fn io_msg(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A bundle directory with an empty rootfs, removed on drop.
+    struct TmpBundle(PathBuf);
+    impl TmpBundle {
+        fn new() -> TmpBundle {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "rt-validate-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+            std::fs::write(dir.join("afile"), b"").unwrap();
+            TmpBundle(dir)
+        }
+    }
+    impl Drop for TmpBundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn base() -> Value {
+        json!({
+            "ociVersion": "1.0.2-dev",
+            "root": {"path": "rootfs", "readonly": true},
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": ["sh"],
+                "env": ["PATH=/bin", "TERM=xterm"],
+                "cwd": "/",
+                "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                "noNewPrivileges": true
+            },
+            "hostname": "rt",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/etc/afile", "type": "bind", "source": "afile",
+                 "options": ["rbind", "ro", "rprivate"]}
+            ],
+            "linux": {
+                "namespaces": [
+                    {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                    {"type": "uts"}, {"type": "mount"}
+                ],
+                "resources": {
+                    "devices": [{"allow": false, "access": "rwm"}],
+                    "pids": {"limit": -1},
+                    "cpu": {"shares": 1024, "quota": -1, "period": 100000, "cpus": "0-1,3"},
+                    "memory": {"limit": 1000000, "swap": 2000000}
+                },
+                "cgroupsPath": "/rt-test/x",
+                "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
+                "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000",
+                           "fs.mqueue.msg_max": "10", "kernel.domainname": "x"},
+                "maskedPaths": ["/proc/kcore"],
+                "readonlyPaths": ["/proc/sys"],
+                "rootfsPropagation": "rprivate"
+            },
+            "hooks": {"prestart": [{"path": "/bin/true", "timeout": 5}]}
+        })
+    }
+
+    /// Validate `base()` after `edit`; the error message, or None when valid.
+    fn check(edit: impl FnOnce(&mut Value)) -> Option<String> {
+        let b = TmpBundle::new();
+        let mut v = base();
+        edit(&mut v);
+        let spec = match crate::spec::parse(v.to_string().as_bytes()) {
+            Ok(s) => s,
+            Err(e) => panic!("test spec does not parse: {e:#}"),
+        };
+        validate(&spec, &b.0).err().map(|e| format!("{e:#}"))
+    }
+
+    fn fails(edit: impl FnOnce(&mut Value), prefix: &str) {
+        match check(edit) {
+            Some(msg) => {
+                assert!(
+                    msg.starts_with(prefix),
+                    "error {msg:?} does not start with {prefix:?}"
+                );
+                assert!(!msg.contains('\n'), "error is not one line: {msg:?}");
+            }
+            None => panic!("validation passed, expected an error at {prefix:?}"),
+        }
+    }
+
+    fn ns(v: &mut Value) -> &mut Vec<Value> {
+        v["linux"]["namespaces"].as_array_mut().unwrap()
+    }
+
+    #[test]
+    fn valid_spec_passes() {
+        assert_eq!(check(|_| {}), None);
+    }
+
+    #[test]
+    fn valid_variants_pass() {
+        // absolute root path, minimal config without linux.
+        let b = TmpBundle::new();
+        let root = b.0.join("rootfs").display().to_string();
+        let spec = crate::spec::parse(
+            json!({"ociVersion": "1.2.0", "root": {"path": root},
+                   "process": {"user": {"uid": 0, "gid": 0}, "args": ["x"], "cwd": "/"}})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        validate(&spec, Path::new("/nonexistent")).unwrap();
+        // user namespace with mappings, time namespace with offsets.
+        assert_eq!(
+            check(|v| {
+                ns(v).push(json!({"type": "user"}));
+                ns(v).push(json!({"type": "time"}));
+                v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+                v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+                v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 10}});
+            }),
+            None
+        );
+        // joining our own namespaces by path.
+        assert_eq!(
+            check(|v| {
+                ns(v)[2] = json!({"type": "ipc", "path": "/proc/self/ns/ipc"});
+                ns(v)[3] = json!({"type": "uts", "path": "/proc/self/ns/uts"});
+            }),
+            None
+        );
+        // RT scheduler, deadline scheduler.
+        assert_eq!(
+            check(|v| v["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 10})),
+            None
+        );
+        assert_eq!(
+            check(|v| {
+                v["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE",
+                    "runtime": 10000, "deadline": 20000, "period": 30000})
+            }),
+            None
+        );
+        // sysctl in slash form; shares 0 means unset.
+        assert_eq!(
+            check(|v| {
+                v["linux"]["sysctl"] = json!({"net/ipv4/ip_forward": "1"});
+                v["linux"]["resources"]["cpu"]["shares"] = json!(0);
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn version() {
+        fails(
+            |v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("ociVersion")
+                    .map(drop)
+                    .unwrap()
+            },
+            "ociVersion: missing",
+        );
+        fails(
+            |v| v["ociVersion"] = json!("2.0.0"),
+            "ociVersion: unsupported",
+        );
+        fails(|v| v["ociVersion"] = json!("1"), "ociVersion: unsupported");
+    }
+
+    #[test]
+    fn root() {
+        fails(
+            |v| drop(v.as_object_mut().unwrap().remove("root")),
+            "root: missing",
+        );
+        fails(
+            |v| v["root"] = json!({"readonly": true}),
+            "root.path: missing",
+        );
+        fails(|v| v["root"]["path"] = json!("nope"), "root.path: ");
+        fails(|v| v["root"]["path"] = json!("afile"), "root.path: ");
+        let msg = check(|v| v["root"]["path"] = json!("afile")).unwrap();
+        assert!(msg.ends_with("not a directory"), "{msg}");
+        let msg = check(|v| v["root"]["path"] = json!("nope")).unwrap();
+        assert!(msg.ends_with("no such file or directory"), "{msg}");
+    }
+
+    #[test]
+    fn process() {
+        fails(
+            |v| drop(v.as_object_mut().unwrap().remove("process")),
+            "process: missing",
+        );
+        fails(|v| v["process"]["args"] = json!([]), "process.args: ");
+        fails(
+            |v| drop(v["process"].as_object_mut().unwrap().remove("args")),
+            "process.args: ",
+        );
+        fails(|v| v["process"]["args"] = json!([""]), "process.args[0]: ");
+        fails(
+            |v| v["process"]["args"] = json!(["sh", "a\u{0}b"]),
+            "process.args[1]: ",
+        );
+        fails(
+            |v| v["process"]["env"] = json!(["A=1", "NOEQUALS"]),
+            "process.env[1]: ",
+        );
+        fails(|v| v["process"]["env"] = json!(["=x"]), "process.env[0]: ");
+        fails(
+            |v| v["process"]["cwd"] = json!("relative/dir"),
+            "process.cwd: ",
+        );
+        fails(|v| v["process"]["cwd"] = json!(""), "process.cwd: ");
+        fails(
+            |v| v["process"]["user"]["umask"] = json!(0o1000),
+            "process.user.umask: ",
+        );
+        fails(
+            |v| v["process"]["oomScoreAdj"] = json!(1001),
+            "process.oomScoreAdj: ",
+        );
+        fails(
+            |v| v["process"]["oomScoreAdj"] = json!(-1001),
+            "process.oomScoreAdj: ",
+        );
+        fails(
+            |v| v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 8}),
+            "process.ioPriority.priority: ",
+        );
+        fails(
+            |v| v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": -1}),
+            "process.ioPriority.priority: ",
+        );
+    }
+
+    #[test]
+    fn scheduler() {
+        let sched = |s: Value| move |v: &mut Value| v["process"]["scheduler"] = s;
+        fails(
+            sched(json!({"policy": "SCHED_OTHER", "priority": 5})),
+            "process.scheduler.priority: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_FIFO"})),
+            "process.scheduler.priority: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_RR", "priority": 100})),
+            "process.scheduler.priority: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_OTHER", "nice": 20})),
+            "process.scheduler.nice: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_OTHER", "nice": -21})),
+            "process.scheduler.nice: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_ISO"})),
+            "process.scheduler.policy: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_BATCH", "runtime": 5})),
+            "process.scheduler.runtime: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_DEADLINE", "runtime": 2000, "deadline": 1000})),
+            "process.scheduler.deadline: ",
+        );
+        fails(
+            sched(json!({"policy": "SCHED_DEADLINE"})),
+            "process.scheduler.runtime: ",
+        );
+    }
+
+    #[test]
+    fn rlimits() {
+        fails(
+            |v| {
+                v["process"]["rlimits"] = json!([
+                    {"type": "RLIMIT_NOFILE", "hard": 10, "soft": 10},
+                    {"type": "RLIMIT_CORE", "hard": 0, "soft": 0},
+                    {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 20}
+                ])
+            },
+            "process.rlimits[2].type: RLIMIT_NOFILE given twice",
+        );
+        fails(
+            |v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "hard": 1, "soft": 2}]),
+            "process.rlimits[0].soft: ",
+        );
+    }
+
+    #[test]
+    fn uts() {
+        fails(|v| drop(ns(v).remove(3)), "hostname: ");
+        fails(
+            |v| {
+                drop(ns(v).remove(3));
+                v.as_object_mut().unwrap().remove("hostname");
+                v["domainname"] = json!("example.org");
+                v["linux"]["sysctl"] = json!({});
+            },
+            "domainname: ",
+        );
+    }
+
+    #[test]
+    fn namespaces() {
+        fails(
+            |v| ns(v).push(json!({"type": "pid"})),
+            "linux.namespaces[5].type: pid given twice",
+        );
+        fails(
+            |v| ns(v)[1] = json!({"type": "network", "path": "/nonexistent/ns"}),
+            "linux.namespaces[1].path: /nonexistent/ns: no such file",
+        );
+        fails(
+            |v| ns(v)[1] = json!({"type": "network", "path": "/etc/hostname"}),
+            "linux.namespaces[1].path: /etc/hostname: not a namespace file",
+        );
+        fails(
+            |v| ns(v)[1] = json!({"type": "network", "path": "/proc/self/ns/ipc"}),
+            "linux.namespaces[1].path: /proc/self/ns/ipc: is a namespace of type ipc, not network",
+        );
+        fails(
+            |v| ns(v)[1] = json!({"type": "network", "path": "proc/self/ns/net"}),
+            "linux.namespaces[1].path: must be an absolute path",
+        );
+    }
+
+    #[test]
+    fn user_and_time() {
+        fails(
+            |v| v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
+            "linux.uidMappings: given without a user namespace",
+        );
+        fails(
+            |v| v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
+            "linux.gidMappings: given without a user namespace",
+        );
+        fails(
+            |v| ns(v).push(json!({"type": "user"})),
+            "linux.uidMappings: missing",
+        );
+        fails(
+            |v| {
+                ns(v).push(json!({"type": "user"}));
+                v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            },
+            "linux.gidMappings: missing",
+        );
+        fails(
+            |v| {
+                ns(v).push(json!({"type": "user"}));
+                v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
+                v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            },
+            "linux.uidMappings[0].size: ",
+        );
+        fails(
+            |v| v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}}),
+            "linux.timeOffsets: given without a new time namespace",
+        );
+        fails(
+            |v| {
+                ns(v).push(json!({"type": "time"}));
+                v["linux"]["timeOffsets"] = json!({"realtime": {"secs": 1}});
+            },
+            "linux.timeOffsets.realtime: ",
+        );
+    }
+
+    #[test]
+    fn mounts() {
+        let mount = |m: Value| move |v: &mut Value| v["mounts"].as_array_mut().unwrap().push(m);
+        fails(
+            mount(json!({"destination": "relative", "type": "tmpfs", "source": "tmpfs"})),
+            "mounts[3].destination: must be an absolute path",
+        );
+        fails(
+            mount(json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"})),
+            "mounts[3].destination: ",
+        );
+        fails(
+            mount(json!({"destination": "/x", "type": "bind", "source": "/nonexistent/src"})),
+            "mounts[3].source: /nonexistent/src: no such file or directory",
+        );
+        fails(
+            mount(json!({"destination": "/x", "source": "nope", "options": ["rbind"]})),
+            "mounts[3].source: ",
+        );
+        fails(
+            mount(json!({"destination": "/x", "type": "bind", "options": ["rbind"]})),
+            "mounts[3].source: missing",
+        );
+        fails(
+            mount(json!({"destination": "/x", "source": "tmpfs"})),
+            "mounts[3].type: missing",
+        );
+        fails(
+            mount(
+                json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs",
+                         "options": ["private", "nosuid", "shared"]}),
+            ),
+            "mounts[3].options[2]: propagation \"shared\" conflicts with \"private\"",
+        );
+        // Options-only bind mount with a relative source (the bundle's afile) passes.
+        assert_eq!(
+            check(mount(
+                json!({"destination": "/y", "source": "afile", "options": ["bind"]})
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn devices() {
+        let dev = |d: Value| move |v: &mut Value| v["linux"]["devices"] = json!([d]);
+        fails(
+            dev(json!({"path": "/tmp/fuse", "type": "c", "major": 10, "minor": 229})),
+            "linux.devices[0].path: must be under /dev",
+        );
+        fails(
+            dev(json!({"path": "/dev/../etc/x", "type": "c", "major": 10, "minor": 229})),
+            "linux.devices[0].path: ",
+        );
+        fails(
+            dev(json!({"path": "/dev/x", "type": "a", "major": 10, "minor": 229})),
+            "linux.devices[0].type: ",
+        );
+        fails(
+            dev(json!({"path": "/dev/x", "type": "b"})),
+            "linux.devices[0].major: ",
+        );
+        fails(
+            dev(
+                json!({"path": "/dev/x", "type": "c", "major": 1, "minor": 3, "fileMode": 0o10666}),
+            ),
+            "linux.devices[0].fileMode: ",
+        );
+        assert_eq!(check(dev(json!({"path": "/dev/fifo", "type": "p"}))), None);
+    }
+
+    #[test]
+    fn sysctl() {
+        let sysctl = |k: &str| {
+            let k = k.to_string();
+            move |v: &mut Value| v["linux"]["sysctl"] = json!({ k: "1" })
+        };
+        fails(
+            sysctl("vm.swappiness"),
+            "linux.sysctl.vm.swappiness: not namespaced, refused",
+        );
+        fails(
+            sysctl("kernel.core_pattern"),
+            "linux.sysctl.kernel.core_pattern: not namespaced",
+        );
+        fails(sysctl("net..ipv4"), "linux.sysctl.net..ipv4: malformed");
+        fails(
+            sysctl("net/ipv4/../../kernel/x"),
+            "linux.sysctl.net/ipv4/../../kernel/x: malformed",
+        );
+        fails(
+            sysctl("kernel.hostname"),
+            "linux.sysctl.kernel.hostname: conflicts",
+        );
+        let without = |i: usize, k: &'static str| {
+            move |v: &mut Value| {
+                ns(v).remove(i);
+                v["linux"]["sysctl"] = json!({ k: "1" });
+                v.as_object_mut().unwrap().remove("hostname");
+            }
+        };
+        fails(
+            without(1, "net.ipv4.ip_forward"),
+            "linux.sysctl.net.ipv4.ip_forward: needs a network namespace",
+        );
+        fails(
+            without(2, "kernel.shmmax"),
+            "linux.sysctl.kernel.shmmax: needs an ipc namespace",
+        );
+        fails(
+            without(2, "fs.mqueue.msg_max"),
+            "linux.sysctl.fs.mqueue.msg_max: needs an ipc",
+        );
+        fails(
+            without(3, "kernel.domainname"),
+            "linux.sysctl.kernel.domainname: needs a uts",
+        );
+        fails(
+            |v| {
+                ns(v)[1] = json!({"type": "network", "path": "/proc/self/ns/net"});
+                v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+            },
+            "linux.sysctl.net.ipv4.ip_forward: the joined network namespace is the host's",
+        );
+    }
+
+    #[test]
+    fn paths_hooks_cgroups() {
+        fails(
+            |v| v["linux"]["maskedPaths"] = json!(["/ok", "proc/kcore"]),
+            "linux.maskedPaths[1]: ",
+        );
+        fails(
+            |v| v["linux"]["readonlyPaths"] = json!(["sys"]),
+            "linux.readonlyPaths[0]: ",
+        );
+        fails(
+            |v| drop(ns(v).remove(4)),
+            "linux.maskedPaths: needs a mount namespace",
+        );
+        fails(
+            |v| v["hooks"]["prestart"] = json!([{"path": "true"}]),
+            "hooks.prestart[0].path: must be an absolute path",
+        );
+        fails(
+            |v| {
+                v["hooks"]["poststop"] =
+                    json!([{"path": "/bin/true"}, {"path": "/bin/true", "timeout": 0}])
+            },
+            "hooks.poststop[1].timeout: must be > 0",
+        );
+        fails(
+            |v| v["hooks"]["createRuntime"] = json!([{"path": "/bin/true", "timeout": -3}]),
+            "hooks.createRuntime[0].timeout: ",
+        );
+        fails(
+            |v| v["linux"]["cgroupsPath"] = json!("/rt-test/../../x"),
+            "linux.cgroupsPath: ",
+        );
+        fails(
+            |v| v["linux"]["cgroupsPath"] = json!("a/.."),
+            "linux.cgroupsPath: ",
+        );
+    }
+
+    #[test]
+    fn resources() {
+        let res = |path: &'static [&'static str], val: Value| {
+            move |v: &mut Value| {
+                let mut cur = &mut v["linux"]["resources"];
+                for p in path {
+                    cur = &mut cur[*p];
+                }
+                *cur = val;
+            }
+        };
+        fails(
+            res(&["pids", "limit"], json!(-2)),
+            "linux.resources.pids.limit: ",
+        );
+        fails(
+            res(&["cpu", "shares"], json!(1)),
+            "linux.resources.cpu.shares: ",
+        );
+        fails(
+            res(&["cpu", "shares"], json!(300000)),
+            "linux.resources.cpu.shares: ",
+        );
+        fails(
+            res(&["cpu", "quota"], json!(-5)),
+            "linux.resources.cpu.quota: ",
+        );
+        fails(
+            res(&["cpu", "quota"], json!(500)),
+            "linux.resources.cpu.quota: ",
+        );
+        fails(
+            res(&["cpu", "period"], json!(10)),
+            "linux.resources.cpu.period: ",
+        );
+        fails(
+            res(&["cpu", "cpus"], json!("0-")),
+            "linux.resources.cpu.cpus: ",
+        );
+        fails(
+            res(&["cpu", "mems"], json!("3-1")),
+            "linux.resources.cpu.mems: ",
+        );
+        fails(
+            res(&["cpu", "idle"], json!(2)),
+            "linux.resources.cpu.idle: ",
+        );
+        fails(
+            res(&["memory", "limit"], json!(-2)),
+            "linux.resources.memory.limit: ",
+        );
+        fails(
+            res(&["memory", "swap"], json!(10)),
+            "linux.resources.memory.swap: ",
+        );
+        fails(
+            res(&["memory", "swappiness"], json!(101)),
+            "linux.resources.memory.swappiness: ",
+        );
+        fails(
+            res(&["blockIO"], json!({"weight": 1001})),
+            "linux.resources.blockIO.weight: ",
+        );
+        fails(
+            res(
+                &["hugepageLimits"],
+                json!([{"pageSize": "2XB", "limit": 1}]),
+            ),
+            "linux.resources.hugepageLimits[0].pageSize: ",
+        );
+        fails(
+            res(&["devices"], json!([{"allow": true, "access": "rwx"}])),
+            "linux.resources.devices[0].access: ",
+        );
+        fails(
+            res(&["unified"], json!({"../x": "1"})),
+            "linux.resources.unified.../x: ",
+        );
+    }
+
+    #[test]
+    fn personality_and_propagation() {
+        fails(
+            |v| v["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["X"]}),
+            "linux.personality.flags: ",
+        );
+        fails(
+            |v| v["linux"]["rootfsPropagation"] = json!("bogus"),
+            "linux.rootfsPropagation: ",
+        );
+        assert_eq!(
+            check(|v| v["linux"]["rootfsPropagation"] = json!("rslave")),
+            None
+        );
+    }
+
+    /// What spec::parse already rejects, with the path: the validator never sees these.
+    #[test]
+    fn parse_reports_type_errors_with_path() {
+        let parse_err = |edit: &dyn Fn(&mut Value)| {
+            let mut v = base();
+            edit(&mut v);
+            format!(
+                "{:#}",
+                crate::spec::parse(v.to_string().as_bytes()).unwrap_err()
+            )
+        };
+        let m = parse_err(&|v| v["linux"]["namespaces"][0]["type"] = json!("bogus"));
+        assert!(
+            m.starts_with("config.json: linux.namespaces[0].type: "),
+            "{m}"
+        );
+        let m = parse_err(&|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"]));
+        assert!(m.contains("process.capabilities.bounding"), "{m}");
+        let m = parse_err(&|v| v["linux"]["personality"] = json!({"domain": "BSD"}));
+        assert!(m.contains("linux.personality.domain"), "{m}");
+        let m = parse_err(&|v| v["process"]["oomScoreAdj"] = json!("high"));
+        assert!(m.contains("process.oomScoreAdj"), "{m}");
     }
 }
