@@ -308,8 +308,9 @@ fn ns(v: &mut Value) -> &mut Vec<Value> {
     v["linux"]["namespaces"].as_array_mut().unwrap()
 }
 
+/// Puts `m` first, so that it is `mounts[0]` whatever the default config holds.
 fn push_mount(v: &mut Value, m: Value) {
-    v["mounts"].as_array_mut().unwrap().push(m);
+    v["mounts"].as_array_mut().unwrap().insert(0, m);
 }
 
 // ---- config.json that does not parse ------------------------------------------------
@@ -539,7 +540,7 @@ fn mount_destination_relative() {
                 json!({"destination": "tmp", "type": "tmpfs", "source": "tmpfs"}),
             )
         },
-        "mounts[6].destination",
+        "mounts[0].destination",
     );
 }
 
@@ -552,7 +553,7 @@ fn mount_destination_root() {
                 json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"}),
             )
         },
-        "mounts[6].destination",
+        "mounts[0].destination",
     );
 }
 
@@ -566,7 +567,7 @@ fn bind_mount_source_missing() {
                        "options": ["rbind"]}),
             )
         },
-        "mounts[6].source",
+        "mounts[0].source",
         true,
     );
 }
@@ -575,7 +576,7 @@ fn bind_mount_source_missing() {
 fn mount_type_empty() {
     bad_config(
         |v| push_mount(v, json!({"destination": "/tmp", "source": "tmpfs"})),
-        "mounts[6].type",
+        "mounts[0].type",
     );
 }
 
@@ -589,7 +590,7 @@ fn mount_propagation_conflict() {
                        "options": ["private", "shared"]}),
             )
         },
-        "mounts[6].options",
+        "mounts[0].options",
     );
 }
 
