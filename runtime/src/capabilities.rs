@@ -4,8 +4,8 @@
 //! 1. `drop_bounding(caps)` while still uid 0 with full capabilities;
 //! 2. the uid/gid switch in `process::set_user` (which keeps permitted caps across setuid);
 //! 3. `apply(caps)` sets effective, permitted, inheritable, then raises ambient.
-//! `validate` names the JSON path of an unknown capability
-//! (`process.capabilities.bounding[2]`); oci-spec's parser already rejects most.
+//!
+//! Errors name the JSON path (`process.capabilities.ambient[2]`).
 use crate::Result;
 use oci_spec::runtime::LinuxCapabilities;
 

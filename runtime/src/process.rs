@@ -11,9 +11,7 @@
 //! - `set_no_new_privileges`,
 //! - `find_executable(args0, env)` resolves args[0] like execvp, before "created".
 use crate::Result;
-use oci_spec::runtime::{
-    LinuxIOPriority, LinuxPersonality, PosixRlimit, Process, Scheduler, User,
-};
+use oci_spec::runtime::{LinuxIOPriority, LinuxPersonality, PosixRlimit, Process, Scheduler, User};
 use std::ffi::CString;
 
 pub fn set_rlimits(_rlimits: &[PosixRlimit]) -> Result<()> {

@@ -22,3 +22,10 @@ impl Filter {
         Ok(None)
     }
 }
+
+/// libseccomp's version, for `--version` and `features`.
+pub fn library_version() -> String {
+    libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default()
+}

@@ -55,6 +55,9 @@ pub struct State {
     pub cgroup: Cgroup,
     /// The config the container was created with (exec and delete need it).
     pub config: Spec,
+    /// True until the init has reported Ready.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 impl State {
@@ -91,7 +94,8 @@ impl ContainerDir {
     /// Make the directory for a new container; fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let dir = Self::path(root, id)?;
-        fs::create_dir_all(root).with_context(|| format!("creating state root {}", root.display()))?;
+        fs::create_dir_all(root)
+            .with_context(|| format!("creating state root {}", root.display()))?;
         match fs::create_dir(&dir) {
             Ok(()) => Ok(ContainerDir { dir }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -149,6 +153,9 @@ impl ContainerDir {
         if process_start_time(state.pid) != Some(state.pid_start) {
             return Status::Stopped;
         }
+        if state.creating {
+            return Status::Creating;
+        }
         if self.exec_fifo().exists() {
             return Status::Created;
         }
@@ -173,23 +180,35 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
-/// runc's `state` JSON.
-pub fn oci_state_json(state: &State, status: Status) -> serde_json::Value {
-    let pid = if matches!(status, Status::Stopped | Status::Creating) { 0 } else { state.pid };
-    let mut v = serde_json::json!({
-        "ociVersion": state.config.version(),
-        "id": state.id,
-        "pid": pid,
-        "status": status.as_str(),
-        "bundle": state.bundle,
-        "rootfs": state.rootfs,
-        "created": state.created,
-        "owner": state.owner,
-    });
-    if let Some(a) = state.config.annotations() {
-        v["annotations"] = serde_json::to_value(a).unwrap_or_default();
+/// runc's `state` JSON, fields in runc's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: &'static str,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+pub fn oci_state(state: &State, status: Status) -> OciState {
+    let pid = if matches!(status, Status::Stopped) { 0 } else { state.pid };
+    OciState {
+        oci_version: state.config.version().clone(),
+        id: state.id.clone(),
+        pid,
+        status: status.as_str(),
+        bundle: state.bundle.clone(),
+        rootfs: state.rootfs.clone(),
+        created: state.created.clone(),
+        owner: state.owner.clone(),
+        annotations: state.annotations(),
     }
-    v
 }
 
 /// The state given to hooks on stdin (the runtime spec's State).

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "rt", about = "rt: an OCI container runtime", disable_version_flag = true)]
+#[command(
+    name = "rt",
+    about = "rt: an OCI container runtime",
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// root directory for storage of container state
     #[arg(long, global = true, default_value = "/run/rt")]
@@ -25,7 +29,7 @@ pub struct Cli {
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
     /// ignore cgroup permission errors ('true', 'false', or 'auto')
-    #[arg(long, global = true, hide = true)]
+    #[arg(long = "rootless", id = "global_rootless", hide = true)]
     pub rootless: Option<String>,
     /// print the version
     #[arg(short = 'v', long)]
@@ -273,4 +277,13 @@ pub struct SpecCmd {
 pub struct Passthrough {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,0 +1,10 @@
+use crate::cli::Id;
+use crate::container::{lifecycle, start};
+use crate::Result;
+use std::path::Path;
+
+pub fn run(root: &Path, a: Id) -> Result<i32> {
+    let (dir, st) = lifecycle::load(root, &a.id)?;
+    start::start(&dir, &st)?;
+    Ok(0)
+}

@@ -1,0 +1,78 @@
+//! Typed messages between rt and the container's init, over a SOCK_SEQPACKET socketpair.
+use crate::Result;
+use anyhow::{anyhow, bail};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// rt → init: id maps written, cgroup joined: go on. Carries the state JSON
+    /// (with the init's host pid) that hooks run inside the container get.
+    Go { state: String },
+    /// init → rt: namespaces and mounts are ready: run prestart/createRuntime hooks.
+    RunHooks,
+    /// rt → init: hooks done.
+    HooksDone,
+    /// init → rt: waiting for `start` (or, for exec, about to execve).
+    Ready,
+    /// either way: a fatal error.
+    Error(String),
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let buf = serde_json::to_vec(msg)?;
+        nix::unistd::write(&self.fd, &buf)?;
+        Ok(())
+    }
+
+    /// Next message; an `Error` from the other side becomes an Err; EOF too.
+    pub fn recv(&self) -> Result<Msg> {
+        self.recv_opt()?
+            .ok_or_else(|| anyhow!("the container's init exited before it was ready"))
+    }
+
+    /// Next message, or None at EOF (the peer exited, or exec'd: the socket is CLOEXEC).
+    pub fn recv_opt(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        match serde_json::from_slice(&buf[..n])
+            .map_err(|e| anyhow!("bad message from init: {e}"))?
+        {
+            Msg::Error(e) => Err(anyhow!(e)),
+            m => Ok(Some(m)),
+        }
+    }
+
+    /// The next message, which must be `want` (compared by variant).
+    pub fn expect(&self, want: Msg) -> Result<Msg> {
+        let m = self.recv()?;
+        if std::mem::discriminant(&m) != std::mem::discriminant(&want) {
+            bail!("protocol error: expected {want:?}, got {m:?}");
+        }
+        Ok(m)
+    }
+}

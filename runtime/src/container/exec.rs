@@ -1,0 +1,170 @@
+//! `exec`: a new process in a running container's namespaces and cgroup.
+use super::channel::{self, Msg};
+use super::init::{argv, environment, finish};
+use crate::state::State;
+use crate::{console, namespaces, process, seccomp, sys, Result};
+use anyhow::{anyhow, bail, Context};
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+pub struct Spawned {
+    pub pid: i32,
+    /// The host end of a terminal rt serves itself (no --console-socket).
+    pub console: Option<UnixStream>,
+}
+
+pub fn spawn(
+    st: &State,
+    process: &Process,
+    console_socket: Option<&Path>,
+    extra_fds: u32,
+) -> Result<Spawned> {
+    let nss: Vec<(LinuxNamespaceType, File)> = namespaces::of_process(st.pid)
+        .into_iter()
+        .map(|(t, p)| {
+            File::open(&p)
+                .map(|f| (t, f))
+                .map_err(|e| anyhow!("opening {}: {e}", p.display()))
+        })
+        .collect::<Result<_>>()?;
+    let terminal = process.terminal().unwrap_or(false);
+    let (console_child, console_host) = match (console_socket, terminal) {
+        (Some(path), true) => (
+            Some(
+                console::connect(path)
+                    .map_err(|e| anyhow!("--console-socket {}: {e}", path.display()))?,
+            ),
+            None,
+        ),
+        (None, true) => {
+            let (a, b) = UnixStream::pair()?;
+            (Some(a), Some(b))
+        }
+        _ => (None, None),
+    };
+    let seccomp_cfg = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let (chan, child_chan) = channel::pair()?;
+
+    // The pid namespace only applies to children: enter it here, around the clone.
+    let pid_ns = nss.iter().find(|(t, _)| *t == LinuxNamespaceType::Pid);
+    let back = match pid_ns {
+        Some((_, f)) => {
+            let own: std::os::fd::OwnedFd = File::open("/proc/self/ns/pid")?.into();
+            setns(f.as_fd(), CloneFlags::CLONE_NEWPID)
+                .map_err(|e| anyhow!("joining pid namespace: {e}"))?;
+            Some(own)
+        }
+        None => None,
+    };
+    let pid = sys::clone_fork(0).map_err(|e| anyhow!("clone: {e}"))?;
+    if pid == 0 {
+        drop(chan);
+        let e = child(
+            &nss,
+            process,
+            console_child,
+            seccomp_cfg.as_ref(),
+            extra_fds,
+            &child_chan,
+        )
+        .unwrap_err();
+        let _ = child_chan.send(&Msg::Error(format!("{e:#}")));
+        // SAFETY: _exit in a forked child.
+        unsafe { libc::_exit(127) }
+    }
+    drop(child_chan);
+    drop(console_child);
+    namespaces::leave_pid(back)?;
+    let fail = |e: anyhow::Error| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        e
+    };
+    st.cgroup.add_task(pid).map_err(fail)?;
+    chan.send(&Msg::Go {
+        state: String::new(),
+    })
+    .map_err(fail)?;
+    // A successful execve closes the channel (CLOEXEC); an error comes as a message.
+    match chan.recv_opt() {
+        Ok(None) => Ok(Spawned {
+            pid,
+            console: console_host,
+        }),
+        Ok(Some(m)) => Err(fail(anyhow!("protocol error: unexpected {m:?}"))),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn child(
+    nss: &[(LinuxNamespaceType, File)],
+    process: &Process,
+    console_sock: Option<UnixStream>,
+    seccomp_cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
+    extra_fds: u32,
+    chan: &channel::Channel,
+) -> Result<std::convert::Infallible> {
+    match chan.recv()? {
+        Msg::Go { .. } => {}
+        m => bail!("protocol error: expected Go, got {m:?}"),
+    }
+    // User first (it grants the rights to the others), mount last.
+    let order = [
+        LinuxNamespaceType::User,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Cgroup,
+        LinuxNamespaceType::Time,
+        LinuxNamespaceType::Mount,
+    ];
+    for t in order {
+        if let Some((_, f)) = nss.iter().find(|(x, _)| *x == t) {
+            setns(f.as_fd(), namespaces::flag(t))
+                .map_err(|e| anyhow!("joining {} namespace: {e}", namespaces::proc_name(t)))?;
+        }
+    }
+    if nss.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
+        nix::unistd::chdir("/")?;
+    }
+    if let Some(r) = process.rlimits() {
+        process::set_rlimits(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        process::set_oom_score_adj(adj)?;
+    }
+    if let Some(p) = process.io_priority() {
+        process::set_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        process::set_scheduler(s)?;
+    }
+    process::set_lsm_labels(process)?;
+    nix::unistd::chdir(process.cwd())
+        .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
+    if let Some(sock) = console_sock {
+        console::setup(sock, false)?;
+    }
+    let env = environment(process, extra_fds);
+    let argv = argv(process)?;
+    let exe = process::find_executable(
+        &process
+            .args()
+            .as_ref()
+            .map(|a| a[0].clone())
+            .unwrap_or_default(),
+        &env,
+    )?;
+    let filter = seccomp_cfg
+        .map(seccomp::compile)
+        .transpose()
+        .context("linux.seccomp")?;
+    match finish(process, filter, &exe, &argv, &env, extra_fds)? {}
+}

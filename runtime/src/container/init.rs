@@ -1,0 +1,283 @@
+//! The container's init, from the clone to execve. It runs in the forked copy of rt:
+//! single-threaded, every namespace already new or about to be joined.
+//!
+//! Stages, in order: wait for rt (maps, cgroup) → join namespaces → mounts and /dev →
+//! runtime hooks (run by rt) → createContainer hooks → pivot_root → console → masked and
+//! readonly paths → hostname, sysctl → process attributes → seccomp compiled → Ready →
+//! (start) → startContainer hooks → capabilities, user, no_new_privs, seccomp → execve.
+use super::channel::{Channel, Msg};
+use crate::cgroups::Cgroup;
+use crate::namespaces::{self, Plan};
+use crate::{capabilities, console, hooks, process, rootfs, seccomp, sys, Result};
+use anyhow::{anyhow, Context};
+use nix::sys::signal::{SigSet, SigmaskHow};
+use oci_spec::runtime::{Process, Spec};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub ns: &'a Plan,
+    pub cgroup: &'a Cgroup,
+    pub fifo: &'a Path,
+    pub console: Option<UnixStream>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub extra_fds: u32,
+    pub id: &'a str,
+}
+
+/// Never returns: execs the container process or exits.
+pub fn main(args: InitArgs, chan: Channel) -> ! {
+    let err = match run(args, &chan) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let msg = format!("{err:#}");
+    if chan.send(&Msg::Error(msg.clone())).is_err() {
+        // rt is gone (we were started): the container's stderr is all we have.
+        let _ = writeln!(std::io::stderr(), "rt: {msg}");
+    }
+    // SAFETY: _exit in a forked child, skipping the parent's atexit work.
+    unsafe { libc::_exit(127) }
+}
+
+pub enum Never {}
+
+fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
+    let spec = args.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: missing"))?;
+    let linux = spec.linux().as_ref();
+
+    let hook_state = match chan.recv()? {
+        Msg::Go { state } => state,
+        m => return Err(anyhow!("protocol error: expected Go, got {m:?}")),
+    };
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+
+    // Namespaces.
+    namespaces::enter_joined(&args.ns.join)?;
+    if args.ns.new_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| anyhow!("linux.namespaces: new cgroup namespace: {e}"))?;
+    }
+    if args.ns.new_time {
+        namespaces::unshare_time(linux)?;
+    }
+    if !args.no_new_keyring {
+        // Best effort, as in runc: some kernels/LSMs refuse keyrings in containers.
+        let _ = sys::join_session_keyring(args.id);
+    }
+    if args.ns.new_user {
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
+    }
+
+    // The exec fifo is a host path: hold it before pivot_root.
+    let fifo = nix::fcntl::open(
+        args.fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("opening the exec fifo")?;
+
+    // Mounts, /dev, then the hooks that want to see them.
+    rootfs::prepare(spec, args.rootfs, args.cgroup, args.ns.new_user)?;
+    chan.send(&Msg::RunHooks)?;
+    chan.expect(Msg::HooksDone)?;
+    if let Some(h) = spec.hooks() {
+        hooks::run(
+            "createContainer",
+            h.create_container().as_deref().unwrap_or(&[]),
+            hook_state.as_bytes(),
+        )?;
+    }
+    rootfs::pivot(args.rootfs, args.no_pivot)?;
+    if let Some(sock) = args.console {
+        console::setup(sock, true)?;
+    }
+    rootfs::finalize(spec)?;
+
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| anyhow!("hostname: {e}"))?;
+    }
+    if let Some(d) = spec.domainname() {
+        set_domainname(d)?;
+    }
+    for (k, v) in linux
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        write_sysctl(k, v)?;
+    }
+
+    // The process: attributes that need privileges, then where and what to exec.
+    if let Some(r) = process.rlimits() {
+        process::set_rlimits(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        process::set_oom_score_adj(adj)?;
+    }
+    if let Some(p) = process.io_priority() {
+        process::set_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        process::set_scheduler(s)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        process::set_personality(p)?;
+    }
+    process::set_lsm_labels(process)?;
+    nix::unistd::chdir(process.cwd())
+        .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
+    let env = environment(process, args.extra_fds);
+    let argv = argv(process)?;
+    let exe = process::find_executable(
+        &process
+            .args()
+            .as_ref()
+            .map(|a| a[0].clone())
+            .unwrap_or_default(),
+        &env,
+    )?;
+    let filter = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::compile(s)?),
+        None => None,
+    };
+
+    chan.send(&Msg::Ready)?;
+
+    // Blocks until `rt start` opens the fifo for reading.
+    let mut w = File::options()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", fifo.as_raw_fd()))
+        .context("waiting on the exec fifo")?;
+    w.write_all(b"0").context("writing the exec fifo")?;
+    drop(w);
+    let _ = nix::unistd::close(fifo);
+
+    if let Some(h) = spec.hooks() {
+        hooks::run(
+            "startContainer",
+            h.start_container().as_deref().unwrap_or(&[]),
+            hook_state.as_bytes(),
+        )?;
+    }
+    finish(process, filter, &exe, &argv, &env, args.extra_fds)
+}
+
+/// The last steps, shared with exec: privileges down, seccomp on, execve.
+pub fn finish(
+    process: &Process,
+    filter: Option<seccomp::Filter>,
+    exe: &CString,
+    argv: &[CString],
+    env: &[String],
+    extra_fds: u32,
+) -> Result<Never> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let mut filter = filter;
+    if !nnp {
+        if let Some(f) = filter.take() {
+            f.load()?;
+        }
+    }
+    let caps = process.capabilities().as_ref();
+    if let Some(c) = caps {
+        capabilities::drop_bounding(c)?;
+    }
+    process::set_user(process.user())?;
+    if let Some(c) = caps {
+        capabilities::apply(c)?;
+    }
+    if nnp {
+        process::set_no_new_privileges()?;
+        if let Some(f) = filter.take() {
+            f.load()?;
+        }
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+    sys::cloexec_from(3 + extra_fds)?;
+    let envc: Vec<CString> = env
+        .iter()
+        .filter_map(|e| CString::new(e.as_str()).ok())
+        .collect();
+    let e = nix::unistd::execve(exe, argv, &envc).unwrap_err();
+    Err(anyhow!("exec {:?}: {e}", exe))
+}
+
+pub fn argv(process: &Process) -> Result<Vec<CString>> {
+    let args = process
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| anyhow!("process.args: empty"))?;
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            CString::new(a.as_str()).map_err(|_| anyhow!("process.args[{i}]: contains a NUL byte"))
+        })
+        .collect()
+}
+
+/// process.env, plus HOME when missing and the socket-activation variables.
+pub fn environment(process: &Process, extra_fds: u32) -> Vec<String> {
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    if let Ok(n) = std::env::var("LISTEN_FDS") {
+        if extra_fds > 0 {
+            env.push(format!("LISTEN_FDS={n}"));
+            env.push("LISTEN_PID=1".into());
+        }
+    }
+    env
+}
+
+/// The home directory of `uid` in the container's /etc/passwd, or "/".
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: pointer and length of a valid buffer.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
+        return Err(anyhow!("domainname: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// linux.sysctl: written through the container's own /proc/sys, nowhere else.
+fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let f = File::options()
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow!("linux.sysctl.{key}: {path}: {e}"))?;
+    let st = nix::sys::statfs::fstatfs(&f)?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(anyhow!("linux.sysctl.{key}: {path} is not on procfs"));
+    }
+    (&f).write_all(value.as_bytes())
+        .map_err(|e| anyhow!("linux.sysctl.{key}: writing {value:?}: {e}"))?;
+    Ok(())
+}
