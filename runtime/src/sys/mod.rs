@@ -189,3 +189,4 @@ pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
 pub mod cgroups;
 pub mod seccomp;
 pub mod process;
+pub mod validate;
