@@ -5,6 +5,12 @@ use crate::Result;
 use std::path::Path;
 
 pub fn run(root: &Path, a: Delete) -> Result<i32> {
+    // runc: `delete --force` of a container that is not there succeeds silently. podman
+    // relies on it: after a failed create it runs `delete --force`, and logs an error
+    // ("Removing container ... from runtime after creation failed") when that fails.
+    if a.force && !ContainerDir::path(root, &a.id)?.is_dir() {
+        return Ok(0);
+    }
     let dir = ContainerDir::open(root, &a.id)?;
     match dir.load()? {
         Some(st) => lifecycle::delete(&dir, &st, a.force)?,

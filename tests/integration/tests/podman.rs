@@ -1,0 +1,520 @@
+//! podman as a real client of rt: Debian's podman 4.3 (with conmon) runs containers with
+//! `--runtime <rt>`, exactly as a user would, and the results are checked from outside.
+//!
+//! podman is private to each test: its own graph root, run root, tmp dir, events log,
+//! network config dir and volume path under a temp dir; the cgroupfs manager with a
+//! `--cgroup-parent` of our own (`/rt-test-podman-...`, removed at the end); the vfs storage
+//! driver; `--network none`; a containers.conf (CONTAINERS_CONF) that lowers the default
+//! ulimits, since root here lacks CAP_SYS_RESOURCE and podman's defaults (nofile 1048576)
+//! exceed the hard limit, which fails for any runtime. The image is a busybox rootfs
+//! tarball brought in with `podman import`: nothing is pulled.
+//!
+//! Rootful podman passes no `--root` to the OCI runtime, so rt keeps its state in its
+//! default root, /run/rt (`--runtime-flag root=...` would reach conmon but not podman's
+//! cleanup process, which then leaves `--rm` containers behind; runc behaves the same).
+//!
+//! podman is installed by hack/podman-setup.sh when missing; if that fails the test fails.
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// rt's state root as podman uses it (podman passes no `--root`).
+const RT_DEFAULT_ROOT: &str = "/run/rt";
+/// How long one podman command may take before the test fails.
+const CMD_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long cleanup (conmon's exit command, state removal) may take to show.
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn workspace() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    p.canonicalize().unwrap_or(p)
+}
+
+/// `$RT_BIN`, else the debug build (the harness's `rt_bin()` contract).
+fn rt_bin() -> PathBuf {
+    let p = match std::env::var_os("RT_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace().join("target/x86_64-unknown-linux-gnu/debug/rt"),
+    };
+    assert!(
+        p.is_file(),
+        "rt binary not found at {} (set $RT_BIN or `cargo build -p rt`)",
+        p.display()
+    );
+    p.canonicalize().unwrap_or(p)
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Installs podman once per test process (hack/podman-setup.sh), loudly.
+fn ensure_podman() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let found = Command::new("sh")
+            .args(["-c", "command -v podman && command -v conmon"])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if found {
+            return;
+        }
+        let script = workspace().join("hack/podman-setup.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}):\n{}{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+struct Out {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    desc: String,
+}
+
+impl Out {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+    fn ok(self) -> Out {
+        assert!(
+            self.status.success(),
+            "{} failed ({}):\nstdout: {}\nstderr: {}",
+            self.desc,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `cmd` with stdio in files (a container left running must not hold a pipe we
+/// wait on), failing the test if it runs past CMD_TIMEOUT.
+fn run_cmd(cmd: &mut Command, scratch: &Path) -> Out {
+    let desc = format!("{cmd:?}");
+    let n = unique("out");
+    let (po, pe) = (scratch.join(format!("{n}.o")), scratch.join(format!("{n}.e")));
+    let fo = fs::File::create(&po).expect("stdout file");
+    let fe = fs::File::create(&pe).expect("stderr file");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(fo)
+        .stderr(fe)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > CMD_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{desc} still running after {CMD_TIMEOUT:?}; stderr so far:\n{}",
+                read_lossy(&pe)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = Out {
+        status,
+        stdout: read_lossy(&po),
+        stderr: read_lossy(&pe),
+        desc,
+    };
+    let _ = fs::remove_file(&po);
+    let _ = fs::remove_file(&pe);
+    out
+}
+
+fn read_lossy(p: &Path) -> String {
+    let mut v = Vec::new();
+    if let Ok(mut f) = fs::File::open(p) {
+        let _ = f.read_to_end(&mut v);
+    }
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+/// Polls `cond` until it holds or SETTLE passes; returns whether it held.
+fn settle(mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > SETTLE {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every cgroup hierarchy root (v1 controllers, name=systemd, the hybrid cgroup2 one).
+fn cgroup_roots() -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut roots: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            pre.split_whitespace().nth(4).map(PathBuf::from)
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// (pid, start time) of a live process, to tell it from a later one reusing the pid.
+fn proc_identity(pid: i32) -> Option<(i32, String)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = stat.rsplit_once(')')?.1;
+    // Fields after comm start at field 3 (state); starttime is field 22.
+    let start = after_comm.split_whitespace().nth(19)?.to_string();
+    Some((pid, start))
+}
+
+/// A private podman: everything it writes lives under `dir` (and the cgroup parent).
+struct Podman {
+    dir: PathBuf,
+    cgroup_parent: String,
+    rt: PathBuf,
+    image: String,
+}
+
+impl Podman {
+    fn new() -> Podman {
+        ensure_podman();
+        let rt = rt_bin();
+        let name = unique("rt-test-podman");
+        let dir = std::env::temp_dir().join(&name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("podman temp dir");
+        let conf = format!(
+            r#"[containers]
+# root lacks CAP_SYS_RESOURCE: keep rlimits at or under the current hard limits
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+log_driver = "k8s-file"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{d}/events.log"
+tmp_dir = "{d}/tmp"
+volume_path = "{d}/volumes"
+
+[network]
+network_config_dir = "{d}/net"
+"#,
+            d = dir.display()
+        );
+        fs::write(dir.join("containers.conf"), conf).expect("containers.conf");
+        let storage = format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{d}/root\"\nrunroot = \"{d}/runroot\"\n",
+            d = dir.display()
+        );
+        fs::write(dir.join("storage.conf"), storage).expect("storage.conf");
+        let p = Podman {
+            cgroup_parent: format!("/{name}"),
+            dir,
+            rt,
+            image: "localhost/rt-test-busybox:latest".into(),
+        };
+        p.import_busybox();
+        p
+    }
+
+    /// `podman` with the private global flags; the runtime is rt.
+    fn cmd(&self) -> Command {
+        let d = &self.dir;
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("runroot"))
+            .args(["--storage-driver", "vfs"])
+            .args(["--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .arg("--runtime")
+            .arg(&self.rt);
+        c
+    }
+
+    fn podman(&self, args: &[&str]) -> Out {
+        run_cmd(self.cmd().args(args), &self.dir)
+    }
+
+    /// `podman run` with the per-test cgroup parent and no network, then `args`.
+    fn run(&self, args: &[&str]) -> Out {
+        let mut c = self.cmd();
+        c.args(["run", "--network", "none", "--cgroup-parent", &self.cgroup_parent]);
+        c.args(args);
+        run_cmd(&mut c, &self.dir)
+    }
+
+    /// A busybox rootfs (static busybox, applet links in /bin) as a tarball, imported.
+    fn import_busybox(&self) {
+        let rootfs = self.dir.join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
+            fs::create_dir_all(rootfs.join(d)).expect("rootfs dir");
+        }
+        assert!(
+            Path::new("/bin/busybox").is_file(),
+            "/bin/busybox missing (apt-get install busybox-static)"
+        );
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
+        let list = Command::new("/bin/busybox")
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+            let link = rootfs.join("bin").join(applet);
+            if !link.exists() {
+                symlink("busybox", &link).expect("applet link");
+            }
+        }
+        fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+        let tar = self.dir.join("busybox.tar");
+        run_cmd(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            &self.dir,
+        )
+        .ok();
+        self.podman(&["import", tar.to_str().unwrap(), &self.image])
+            .ok();
+    }
+
+    /// The container's bundle config.json as podman wrote it (vfs driver layout).
+    fn config(&self, id: &str) -> serde_json::Value {
+        let p = self
+            .dir
+            .join("root/vfs-containers")
+            .join(id)
+            .join("userdata/config.json");
+        let text = fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        serde_json::from_str(&text).expect("config.json")
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        // Best effort: containers, mounts under our dir, our cgroups, the dir.
+        let _ = run_cmd(self.cmd().args(["rm", "-a", "-f", "-t", "0"]), &self.dir);
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in points {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+        for root in cgroup_roots() {
+            let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
+            if let Ok(entries) = fs::read_dir(&parent) {
+                for e in entries.flatten() {
+                    if e.path().is_dir() {
+                        let _ = fs::remove_dir(e.path());
+                    }
+                }
+            }
+            let _ = fs::remove_dir(&parent);
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn cid(cidfile: &Path) -> String {
+    let id = fs::read_to_string(cidfile)
+        .unwrap_or_else(|e| panic!("{}: {e}", cidfile.display()))
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "container id from {}: {id:?}", cidfile.display());
+    id
+}
+
+/// Nothing of container `id` remains: no rt state, no cgroup, no podman record.
+fn assert_gone(p: &Podman, id: &str, cgroups_path: Option<&str>) {
+    let state = Path::new(RT_DEFAULT_ROOT).join(id);
+    assert!(
+        settle(|| !state.exists()),
+        "rt state dir {} still there after podman removed the container",
+        state.display()
+    );
+    if let Some(cg) = cgroups_path {
+        for root in cgroup_roots() {
+            let d = root.join(cg.trim_start_matches('/'));
+            assert!(
+                settle(|| !d.exists()),
+                "cgroup {} still there after podman removed the container",
+                d.display()
+            );
+        }
+    }
+    let ps = p.podman(&["ps", "-a", "-q", "--no-trunc"]).ok();
+    assert!(
+        !ps.stdout.contains(id),
+        "podman still lists {id}: {}",
+        ps.stdout
+    );
+}
+
+#[test]
+fn podman_run_rm_prints_output() {
+    let p = Podman::new();
+    let cidfile = p.dir.join("cid");
+    let out = p
+        .run(&[
+            "--rm",
+            "--cidfile",
+            cidfile.to_str().unwrap(),
+            &p.image,
+            "echo",
+            "hi",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "hi\n", "stderr: {}", out.stderr);
+    let id = cid(&cidfile);
+    assert_gone(&p, &id, None);
+}
+
+#[test]
+fn podman_run_propagates_exit_code() {
+    let p = Podman::new();
+    let out = p.run(&["--rm", &p.image, "sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), 3, "{}\nstderr: {}", out.desc, out.stderr);
+    let out = p.run(&["--rm", &p.image, "true"]);
+    assert_eq!(out.code(), 0, "{}\nstderr: {}", out.desc, out.stderr);
+    let out = p.run(&["--rm", &p.image, "sh", "-c", "exit 255"]);
+    assert_eq!(out.code(), 255, "{}\nstderr: {}", out.desc, out.stderr);
+    // A command that is not there: podman reports 127, as with runc.
+    let out = p.run(&["--rm", &p.image, "/no/such/binary"]);
+    assert_eq!(out.code(), 127, "{}\nstderr: {}", out.desc, out.stderr);
+}
+
+#[test]
+fn podman_detached_exec_then_rm_leaves_nothing() {
+    let p = Podman::new();
+    let out = p.run(&["-d", &p.image, "sleep", "100"]).ok();
+    let id = out.stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "podman run -d printed {:?}", out.stdout);
+
+    // podman gave rt no --root: the state is in rt's default root.
+    let state = Path::new(RT_DEFAULT_ROOT).join(id.as_str());
+    assert!(state.is_dir(), "no rt state at {}", state.display());
+    let cfg = p.config(&id);
+    let cgroups_path = cfg["linux"]["cgroupsPath"]
+        .as_str()
+        .expect("linux.cgroupsPath in podman's config.json")
+        .to_string();
+    assert!(
+        cgroups_path.starts_with(&p.cgroup_parent),
+        "cgroupsPath {cgroups_path} not under {}",
+        p.cgroup_parent
+    );
+
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}} {{.State.Pid}}", &id])
+        .ok();
+    let mut it = insp.stdout.split_whitespace();
+    assert_eq!(it.next(), Some("running"), "inspect: {}", insp.stdout);
+    let pid: i32 = it
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("State.Pid");
+    let ident = proc_identity(pid).expect("container process alive");
+
+    let out = p.podman(&["exec", &id, "echo", "in-exec"]).ok();
+    assert_eq!(out.stdout, "in-exec\n", "stderr: {}", out.stderr);
+    // exec's exit code comes back too
+    let out = p.podman(&["exec", &id, "sh", "-c", "exit 5"]);
+    assert_eq!(out.code(), 5, "{}\nstderr: {}", out.desc, out.stderr);
+    // and rt's state agrees with podman's
+    let st = run_cmd(
+        Command::new(&p.rt)
+            .args(["--root", RT_DEFAULT_ROOT, "state"])
+            .arg(&id),
+        &p.dir,
+    )
+    .ok();
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).expect("rt state JSON");
+    assert_eq!(st["status"], "running", "rt state: {st}");
+    assert_eq!(st["pid"], pid, "rt state: {st}");
+
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert!(
+        settle(|| proc_identity(pid) != Some(ident.clone())),
+        "container process {pid} still alive after podman rm -f"
+    );
+    assert_gone(&p, &id, Some(&cgroups_path));
+}
+
+#[test]
+fn podman_stop_start_restart() {
+    let p = Podman::new();
+    let out = p
+        .run(&["-d", "--name", "ss", &p.image, "sleep", "1000"])
+        .ok();
+    let id = out.stdout.trim().to_string();
+    // sleep as pid 1 ignores SIGTERM: podman escalates to SIGKILL after the timeout.
+    p.podman(&["stop", "-t", "1", "ss"]).ok();
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ss"])
+        .ok();
+    assert_eq!(insp.stdout.trim(), "exited 137", "after stop");
+    // Started again: a fresh `rt create` with the same id.
+    p.podman(&["start", "ss"]).ok();
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
+        .ok();
+    assert_eq!(insp.stdout.trim(), "running", "after start");
+    let out = p.podman(&["exec", "ss", "cat", "/proc/1/cmdline"]).ok();
+    assert_eq!(out.stdout, "sleep\x001000\x00");
+    p.podman(&["restart", "-t", "0", "ss"]).ok();
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
+        .ok();
+    assert_eq!(insp.stdout.trim(), "running", "after restart");
+    p.podman(&["rm", "-f", "-t", "0", "ss"]).ok();
+    assert_gone(&p, &id, None);
+}
