@@ -14,7 +14,12 @@ pub enum Msg {
     RunHooks,
     /// rt → init: hooks done.
     HooksDone,
-    /// init → rt: waiting for `start` (or, for exec, about to execve).
+    /// init/exec child → rt: the seccomp notify listener is this fd number in the
+    /// sender; rt takes it with pidfd_getfd and hands it to the agent.
+    SeccompFd(i32),
+    /// rt → init/exec child: the listener has been handed over.
+    SeccompDone,
+    /// init → rt: waiting for `start`.
     Ready,
     /// either way: a fatal error.
     Error(String),

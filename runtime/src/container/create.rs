@@ -26,6 +26,8 @@ struct Undo<'a> {
     dir: Option<&'a ContainerDir>,
     cgroup: Option<Cgroup>,
     pid: Option<i32>,
+    /// Once the init exists, a failed create ends like a delete: poststop hooks run.
+    poststop: Option<(&'a [oci_spec::runtime::Hook], Vec<u8>)>,
 }
 
 impl Drop for Undo<'_> {
@@ -39,6 +41,11 @@ impl Drop for Undo<'_> {
         }
         if let Some(dir) = self.dir {
             let _ = dir.remove();
+        }
+        if let Some((hooks, state)) = &self.poststop {
+            if let Err(e) = hooks::run("poststop", hooks, state) {
+                crate::logging::warn(&format!("{e:#}"));
+            }
         }
     }
 }
@@ -55,6 +62,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         .as_ref()
         .ok_or_else(|| anyhow!("process: missing"))?;
     let terminal = process.terminal().unwrap_or(false);
+    if !terminal && opts.console_socket.is_some() {
+        bail!("--console-socket given but process.terminal is false: there is no terminal to send");
+    }
     if terminal && opts.console_socket.is_none() && !foreground {
         bail!("process.terminal is true but no --console-socket was given: a detached container cannot get a terminal without one");
     }
@@ -67,6 +77,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         dir: Some(&dir),
         cgroup: None,
         pid: None,
+        poststop: None,
     };
 
     // 3. Its cgroup, with linux.resources applied.
@@ -146,6 +157,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     namespaces::write_id_maps(pid, linux)?;
     cgroup.add_task(pid)?;
     let creating = state::hook_state_json(&state, Status::Creating);
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_deref()) {
+        undo.poststop = Some((h, state::hook_state_json(&state, Status::Stopped)));
+    }
     chan.send(&Msg::Go {
         state: String::from_utf8_lossy(&creating).into_owned(),
     })?;
@@ -167,8 +181,19 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     }
     chan.send(&Msg::HooksDone)?;
 
-    // 9. The init is ready and waits for start: record it.
-    chan.expect(Msg::Ready)?;
+    // 9. The init is ready and waits for start: record it (first handing its seccomp
+    // listener, if any, to the agent).
+    loop {
+        match chan.recv()? {
+            Msg::Ready => break,
+            Msg::SeccompFd(fd) => {
+                let seccomp = linux.and_then(|l| l.seccomp().as_ref());
+                super::exec::take_listener(pid, fd, seccomp, &creating)?;
+                chan.send(&Msg::SeccompDone)?;
+            }
+            m => bail!("protocol error: expected Ready, got {m:?}"),
+        }
+    }
     state.creating = false;
     dir.save(&state)?;
     if let Some(pid_file) = &opts.pid_file {
@@ -177,6 +202,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     undo.dir = None;
     undo.cgroup = None;
     undo.pid = None;
+    undo.poststop = None;
     drop(undo);
     Ok(Created {
         dir,

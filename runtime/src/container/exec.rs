@@ -1,6 +1,6 @@
 //! `exec`: a new process in a running container's namespaces and cgroup.
 use super::channel::{self, Msg};
-use super::init::{argv, environment, finish};
+use super::init::{argv, environment, exec, hand_over_listener, lock_down};
 use crate::state::State;
 use crate::{console, namespaces, process, seccomp, sys, Result};
 use anyhow::{anyhow, bail, Context};
@@ -150,7 +150,11 @@ fn child(
     nix::unistd::chdir(process.cwd())
         .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
     if let Some(sock) = console_sock {
-        console::setup(sock, false)?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup_with_size(sock, false, size)?;
     }
     let env = environment(process, extra_fds);
     let argv = argv(process)?;
@@ -166,5 +170,23 @@ fn child(
         .map(seccomp::compile)
         .transpose()
         .context("linux.seccomp")?;
-    match finish(process, filter, &exe, &argv, &env, extra_fds)? {}
+    let listener = lock_down(process, filter, extra_fds)?;
+    hand_over_listener(chan, listener)?;
+    match exec(&exe, &argv, &env)? {}
+}
+
+/// Take the seccomp listener `fd` from process `pid` and hand it to the agent at
+/// linux.seccomp.listenerPath.
+pub fn take_listener(
+    pid: i32,
+    fd: i32,
+    cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
+    state_json: &[u8],
+) -> Result<()> {
+    let cfg = cfg.ok_or_else(|| anyhow!("linux.seccomp: a listener without a seccomp config"))?;
+    let pidfd = sys::pidfd_open(pid)?;
+    let listener = sys::pidfd_getfd(pidfd.as_fd(), fd)
+        .map_err(|e| anyhow!("taking the seccomp listener: {e}"))?;
+    let state: serde_json::Value = serde_json::from_slice(state_json)?;
+    seccomp::send_to_listener(cfg, listener.as_fd(), pid, &state)
 }

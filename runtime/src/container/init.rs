@@ -15,7 +15,7 @@ use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -104,8 +104,14 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     }
     rootfs::pivot(args.rootfs, args.no_pivot)?;
     if let Some(sock) = args.console {
-        console::setup(sock, true)?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup_with_size(sock, true, size)?;
     }
+    // Before finalize: a missing cwd is created (as runc does) while / is still writable.
+    process::set_cwd(process.cwd())?;
     rootfs::finalize(spec)?;
 
     if let Some(h) = spec.hostname() {
@@ -139,8 +145,6 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         process::set_personality(p)?;
     }
     process::set_lsm_labels(process)?;
-    nix::unistd::chdir(process.cwd())
-        .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
     let env = environment(process, args.extra_fds);
     let argv = argv(process)?;
     let exe = process::find_executable(
@@ -151,11 +155,14 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
             .unwrap_or_default(),
         &env,
     )?;
-    let filter = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::compile(s)?),
-        None => None,
-    };
+    let filter = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::compile)
+        .transpose()?;
 
+    // As runc: privileges are dropped and seccomp is on before `create` returns.
+    let listener = lock_down(process, filter, args.extra_fds)?;
+    hand_over_listener(chan, listener)?;
     chan.send(&Msg::Ready)?;
 
     // Blocks until `rt start` opens the fifo for reading.
@@ -163,58 +170,86 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         .write(true)
         .open(format!("/proc/self/fd/{}", fifo.as_raw_fd()))
         .context("waiting on the exec fifo")?;
-    w.write_all(b"0").context("writing the exec fifo")?;
-    drop(w);
     let _ = nix::unistd::close(fifo);
-
     if let Some(h) = spec.hooks() {
+        let created = with_status(&hook_state, "created");
         hooks::run(
             "startContainer",
             h.start_container().as_deref().unwrap_or(&[]),
-            hook_state.as_bytes(),
+            &created,
         )?;
     }
-    finish(process, filter, &exe, &argv, &env, args.extra_fds)
+    // `start` reads this byte, then waits for EOF: the fifo is close-on-exec, so EOF
+    // means the execve happened (or the init died) and poststart may run.
+    w.write_all(b"0").context("writing the exec fifo")?;
+    exec(&exe, &argv, &env)
 }
 
-/// The last steps, shared with exec: privileges down, seccomp on, execve.
-pub fn finish(
+/// Privileges down and seccomp on, in runc's order: signal mask and fds first (they need
+/// no privileges and must not need the filter's permission), then seccomp while still
+/// privileged when noNewPrivileges is false, the bounding set, uid/gid, capabilities,
+/// and with noNewPrivileges the filter last. Returns the notify listener, if any.
+pub fn lock_down(
     process: &Process,
     filter: Option<seccomp::Filter>,
-    exe: &CString,
-    argv: &[CString],
-    env: &[String],
     extra_fds: u32,
-) -> Result<Never> {
+) -> Result<Option<OwnedFd>> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+    sys::cloexec_from(3 + extra_fds)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let mut filter = filter;
+    let mut listener = None;
     if !nnp {
         if let Some(f) = filter.take() {
-            f.load()?;
+            listener = f.load()?;
         }
     }
-    let caps = process.capabilities().as_ref();
-    if let Some(c) = caps {
-        capabilities::drop_bounding(c)?;
-    }
+    // Absent capabilities mean none at all, as in runc.
+    let caps = process
+        .capabilities()
+        .clone()
+        .unwrap_or_else(capabilities::empty);
+    capabilities::drop_bounding(&caps)?;
     process::set_user(process.user())?;
-    if let Some(c) = caps {
-        capabilities::apply(c)?;
-    }
+    capabilities::apply(&caps)?;
     if nnp {
         process::set_no_new_privileges()?;
         if let Some(f) = filter.take() {
-            f.load()?;
+            listener = f.load()?;
         }
     }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-    sys::cloexec_from(3 + extra_fds)?;
+    Ok(listener)
+}
+
+/// Give rt the seccomp listener (it takes it with pidfd_getfd), then close ours so it
+/// does not reach the container process.
+pub fn hand_over_listener(chan: &Channel, listener: Option<OwnedFd>) -> Result<()> {
+    if let Some(fd) = listener {
+        chan.send(&Msg::SeccompFd(fd.as_raw_fd()))?;
+        chan.expect(Msg::SeccompDone)?;
+    }
+    Ok(())
+}
+
+/// execve, or the error saying why not.
+pub fn exec(exe: &CString, argv: &[CString], env: &[String]) -> Result<Never> {
     let envc: Vec<CString> = env
         .iter()
         .filter_map(|e| CString::new(e.as_str()).ok())
         .collect();
     let e = nix::unistd::execve(exe, argv, &envc).unwrap_err();
     Err(anyhow!("exec {:?}: {e}", exe))
+}
+
+/// The hook state JSON with another status (startContainer runs "created").
+fn with_status(state: &str, status: &str) -> Vec<u8> {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+        Err(_) => state.as_bytes().to_vec(),
+    }
 }
 
 pub fn argv(process: &Process) -> Result<Vec<CString>> {
@@ -259,11 +294,7 @@ fn home_of(uid: u32) -> String {
 }
 
 fn set_domainname(name: &str) -> Result<()> {
-    // SAFETY: pointer and length of a valid buffer.
-    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
-        return Err(anyhow!("domainname: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
+    sys::set_domainname(name).map_err(|e| anyhow!("domainname: {e}"))
 }
 
 /// linux.sysctl: written through the container's own /proc/sys, nowhere else.

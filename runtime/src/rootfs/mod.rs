@@ -127,10 +127,18 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: maskedPaths, readonlyPaths, root.readonly.
+/// After pivot_root: rootfsPropagation, maskedPaths, readonlyPaths, root.readonly.
 pub fn finalize(spec: &Spec) -> Result<()> {
     let root = File::open("/")?;
     let linux = spec.linux().as_ref();
+    // Applied to the new "/" only now: before pivot_root the rootfs's propagation would
+    // be shared with the host's mount of it.
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        let flag = mounts::propagation_flag(p)
+            .ok_or_else(|| anyhow!("linux.rootfsPropagation: unknown value {p:?}"))?;
+        mount(none(), "/", none(), flag, none())
+            .map_err(|e| anyhow!("linux.rootfsPropagation: making / {p}: {e}"))?;
+    }
     for (i, p) in linux
         .and_then(|l| l.readonly_paths().as_ref())
         .into_iter()

@@ -194,7 +194,7 @@ fn check_process(p: &Process) -> Result<()> {
         if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
             fail!(
                 format!("process.rlimits[{i}].type"),
-                "{} given twice",
+                "duplicate {} (given twice)",
                 r.typ()
             );
         }

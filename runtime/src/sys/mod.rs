@@ -187,6 +187,20 @@ pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 pub mod cgroups;
-pub mod seccomp;
 pub mod process;
+pub mod seccomp;
 pub mod validate;
+
+/// pidfd_getfd(2): a copy of another process's fd (rt takes the seccomp listener this way).
+pub fn pidfd_getfd(pidfd: BorrowedFd, fd: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the fd returned is ours.
+    let ret = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// setdomainname(2).
+pub fn set_domainname(name: &str) -> std::io::Result<()> {
+    // SAFETY: pointer and length of a valid buffer.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) as libc::c_long })
+        .map(drop)
+}
