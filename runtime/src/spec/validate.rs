@@ -194,7 +194,7 @@ fn check_process(p: &Process) -> Result<()> {
         if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
             fail!(
                 format!("process.rlimits[{i}].type"),
-                "{} given twice",
+                "duplicate {} (given twice)",
                 r.typ()
             );
         }
@@ -258,7 +258,7 @@ impl<'a> Namespaces<'a> {
             if slot.is_some() {
                 fail!(
                     format!("linux.namespaces[{i}].type"),
-                    "{} given twice",
+                    "duplicate {} (given twice)",
                     ns_name(n.typ())
                 );
             }
@@ -1178,7 +1178,7 @@ mod tests {
                     {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 20}
                 ])
             },
-            "process.rlimits[2].type: RLIMIT_NOFILE given twice",
+            "process.rlimits[2].type: duplicate RLIMIT_NOFILE",
         );
         fails(
             |v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "hard": 1, "soft": 2}]),
@@ -1204,7 +1204,7 @@ mod tests {
     fn namespaces() {
         fails(
             |v| ns(v).push(json!({"type": "pid"})),
-            "linux.namespaces[5].type: pid given twice",
+            "linux.namespaces[5].type: duplicate pid",
         );
         fails(
             |v| ns(v)[1] = json!({"type": "network", "path": "/nonexistent/ns"}),
