@@ -33,7 +33,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     check_version(spec.version())?;
     check_root(spec, bundle)?;
     match spec.process() {
-        Some(p) => check_process(p)?,
+        Some(p) => validate_process(p, "process")?,
         None => fail!("process", "missing (create needs a process to run)"),
     }
     let ns = Namespaces::from_spec(spec)?;
@@ -82,21 +82,26 @@ fn check_root(spec: &Spec, bundle: &Path) -> Result<()> {
     }
 }
 
-fn check_process(p: &Process) -> Result<()> {
+/// Checks a process object; `prefix` is its JSON path ("process" in config.json, "" for
+/// the process.json of `exec -p`). Also usable by `exec` for the process it builds.
+pub fn validate_process(p: &Process, prefix: &str) -> Result<()> {
     let args = p.args().as_deref().unwrap_or_default();
     if args.is_empty() {
-        fail!("process.args", "missing or empty (create needs a command)");
+        fail!(
+            at(prefix, "args"),
+            "missing or empty (create needs a command)"
+        );
     }
     if args[0].is_empty() {
-        fail!("process.args[0]", "empty");
+        fail!(at(prefix, "args[0]"), "empty");
     }
     for (i, a) in args.iter().enumerate() {
         if a.contains('\0') {
-            fail!(format!("process.args[{i}]"), "contains a NUL byte");
+            fail!(at(prefix, &format!("args[{i}]")), "contains a NUL byte");
         }
     }
     for (i, e) in p.env().as_deref().unwrap_or_default().iter().enumerate() {
-        let path = format!("process.env[{i}]");
+        let path = at(prefix, &format!("env[{i}]"));
         match e.split_once('=') {
             None => fail!(path, "{e:?} has no '='"),
             Some(("", _)) => fail!(path, "{e:?} has an empty name"),
@@ -106,25 +111,31 @@ fn check_process(p: &Process) -> Result<()> {
     }
     if !p.cwd().is_absolute() {
         fail!(
-            "process.cwd",
+            at(prefix, "cwd"),
             "must be an absolute path, got {:?}",
             p.cwd().display().to_string()
         );
     }
     if let Some(umask) = p.user().umask() {
         if umask > 0o777 {
-            fail!("process.user.umask", "{umask:#o} out of range (0 to 0777)");
+            fail!(
+                at(prefix, "user.umask"),
+                "{umask:#o} out of range (0 to 0777)"
+            );
         }
     }
     if let Some(adj) = p.oom_score_adj() {
         if !(-1000..=1000).contains(&adj) {
-            fail!("process.oomScoreAdj", "{adj} out of range -1000..1000");
+            fail!(at(prefix, "oomScoreAdj"), "{adj} out of range -1000..1000");
         }
     }
     if let Some(io) = p.io_priority() {
         let prio = io.priority();
         if !(0..=7).contains(&prio) {
-            fail!("process.ioPriority.priority", "{prio} out of range 0..7");
+            fail!(
+                at(prefix, "ioPriority.priority"),
+                "{prio} out of range 0..7"
+            );
         }
     }
     if let Some(s) = p.scheduler() {
@@ -135,25 +146,25 @@ fn check_process(p: &Process) -> Result<()> {
         );
         if policy == LinuxSchedulerPolicy::SchedIso {
             fail!(
-                "process.scheduler.policy",
+                at(prefix, "scheduler.policy"),
                 "SCHED_ISO is not supported by Linux"
             );
         }
         if let Some(nice) = *s.nice() {
             if !(-20..=19).contains(&nice) {
-                fail!("process.scheduler.nice", "{nice} out of range -20..19");
+                fail!(at(prefix, "scheduler.nice"), "{nice} out of range -20..19");
             }
         }
         let prio = s.priority().unwrap_or(0);
         if rt && !(1..=99).contains(&prio) {
             fail!(
-                "process.scheduler.priority",
+                at(prefix, "scheduler.priority"),
                 "{prio} out of range 1..99 for {policy}"
             );
         }
         if !rt && prio != 0 {
             fail!(
-                "process.scheduler.priority",
+                at(prefix, "scheduler.priority"),
                 "only SCHED_FIFO and SCHED_RR take a priority, not {policy}"
             );
         }
@@ -164,15 +175,15 @@ fn check_process(p: &Process) -> Result<()> {
             let period = period.filter(|&p| p != 0).unwrap_or(deadline);
             if runtime < 1024 {
                 fail!(
-                    "process.scheduler.runtime",
+                    at(prefix, "scheduler.runtime"),
                     "SCHED_DEADLINE needs a runtime of at least 1024 ns"
                 );
             }
             if deadline < runtime {
-                fail!("process.scheduler.deadline", "must be >= runtime");
+                fail!(at(prefix, "scheduler.deadline"), "must be >= runtime");
             }
             if period < deadline {
-                fail!("process.scheduler.period", "must be >= deadline");
+                fail!(at(prefix, "scheduler.period"), "must be >= deadline");
             }
         } else {
             for (name, v) in [
@@ -182,7 +193,7 @@ fn check_process(p: &Process) -> Result<()> {
             ] {
                 if v.is_some_and(|v| v != 0) {
                     fail!(
-                        format!("process.scheduler.{name}"),
+                        at(prefix, &format!("scheduler.{name}")),
                         "only SCHED_DEADLINE takes one, not {policy}"
                     );
                 }
@@ -193,14 +204,14 @@ fn check_process(p: &Process) -> Result<()> {
     for (i, r) in rlimits.iter().enumerate() {
         if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
             fail!(
-                format!("process.rlimits[{i}].type"),
+                at(prefix, &format!("rlimits[{i}].type")),
                 "duplicate {} (given twice)",
                 r.typ()
             );
         }
         if r.soft() > r.hard() {
             fail!(
-                format!("process.rlimits[{i}].soft"),
+                at(prefix, &format!("rlimits[{i}].soft")),
                 "{} above the hard limit {}",
                 r.soft(),
                 r.hard()
@@ -208,6 +219,15 @@ fn check_process(p: &Process) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `prefix.field`, or `field` alone when the prefix is empty.
+fn at(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
 }
 
 /// linux.namespaces, by type: the index in the array and the path to join, if any.
@@ -258,7 +278,7 @@ impl<'a> Namespaces<'a> {
             if slot.is_some() {
                 fail!(
                     format!("linux.namespaces[{i}].type"),
-                    "{} given twice",
+                    "duplicate {} (given twice)",
                     ns_name(n.typ())
                 );
             }
@@ -1128,6 +1148,18 @@ mod tests {
     }
 
     #[test]
+    fn process_json_of_exec_has_bare_paths() {
+        let p: Process = serde_json::from_value(json!({
+            "user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "rel"
+        }))
+        .unwrap();
+        let msg = format!("{:#}", validate_process(&p, "").unwrap_err());
+        assert!(msg.starts_with("cwd: must be an absolute path"), "{msg}");
+        let msg = format!("{:#}", validate_process(&p, "process").unwrap_err());
+        assert!(msg.starts_with("process.cwd: "), "{msg}");
+    }
+
+    #[test]
     fn scheduler() {
         let sched = |s: Value| move |v: &mut Value| v["process"]["scheduler"] = s;
         fails(
@@ -1178,7 +1210,7 @@ mod tests {
                     {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 20}
                 ])
             },
-            "process.rlimits[2].type: RLIMIT_NOFILE given twice",
+            "process.rlimits[2].type: duplicate RLIMIT_NOFILE",
         );
         fails(
             |v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "hard": 1, "soft": 2}]),
@@ -1204,7 +1236,7 @@ mod tests {
     fn namespaces() {
         fails(
             |v| ns(v).push(json!({"type": "pid"})),
-            "linux.namespaces[5].type: pid given twice",
+            "linux.namespaces[5].type: duplicate pid",
         );
         fails(
             |v| ns(v)[1] = json!({"type": "network", "path": "/nonexistent/ns"}),

@@ -4,260 +4,9 @@
 //! stdout is empty, and nothing is left behind (state dir, cgroup dirs, mounts under
 //! the bundle, processes inside the bundle).
 //!
-//! Build the binary first: `cargo build -p rt && cargo test -p integration --test bad_inputs`.
+//! Build the binaries first: `cargo build --workspace && cargo test -p integration --test bad_inputs`.
+use integration::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-#[allow(dead_code)]
-mod harness {
-    //! A stand-in with the API of the `integration` harness (tests/integration/src/lib.rs),
-    //! kept until that harness lands in main.
-    use serde_json::{json, Value};
-    use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::{Duration, Instant};
-
-    pub fn rt_bin() -> PathBuf {
-        if let Some(p) = std::env::var_os("RT_BIN") {
-            return PathBuf::from(p);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        root.join("target/x86_64-unknown-linux-gnu/debug/rt")
-    }
-
-    pub fn unique_id(prefix: &str) -> String {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
-    }
-
-    pub struct Bundle {
-        pub dir: PathBuf,
-        pub config: Value,
-    }
-
-    impl Bundle {
-        pub fn busybox(args: &[&str]) -> Bundle {
-            let dir = std::env::temp_dir().join(unique_id("rt-bad-bundle"));
-            let bin = dir.join("rootfs/bin");
-            std::fs::create_dir_all(&bin).unwrap();
-            for d in ["proc", "dev", "sys", "tmp", "etc"] {
-                std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
-            }
-            std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-            for applet in ["sh", "true", "false", "sleep", "cat", "ls", "echo"] {
-                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-            }
-            let config = json!({
-                "ociVersion": "1.0.2-dev",
-                "process": {
-                    "terminal": false,
-                    "user": {"uid": 0, "gid": 0},
-                    "args": args,
-                    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                            "TERM=xterm"],
-                    "cwd": "/",
-                    "capabilities": {
-                        "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                        "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                        "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                        "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-                    },
-                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-                    "noNewPrivileges": true
-                },
-                "root": {"path": "rootfs", "readonly": true},
-                "hostname": "rt",
-                "mounts": [
-                    {"destination": "/proc", "type": "proc", "source": "proc"},
-                    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-                     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-                    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-                     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666",
-                                 "mode=0620", "gid=5"]},
-                    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-                    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-                     "options": ["nosuid", "noexec", "nodev"]},
-                    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                     "options": ["nosuid", "noexec", "nodev", "ro"]}
-                ],
-                "linux": {
-                    "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-                    "cgroupsPath": format!("/{}", unique_id("rt-test")),
-                    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                                   {"type": "uts"}, {"type": "mount"}],
-                    "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys",
-                                    "/proc/timer_list", "/sys/firmware", "/proc/scsi"],
-                    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                      "/proc/sysrq-trigger"]
-                }
-            });
-            let b = Bundle { dir, config };
-            b.save();
-            b
-        }
-        pub fn save(&self) {
-            std::fs::write(
-                self.dir.join("config.json"),
-                serde_json::to_vec_pretty(&self.config).unwrap(),
-            )
-            .unwrap();
-        }
-        pub fn rootfs(&self) -> PathBuf {
-            self.dir.join("rootfs")
-        }
-    }
-
-    impl Drop for Bundle {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    pub struct Rt {
-        pub root: PathBuf,
-    }
-
-    impl Rt {
-        pub fn new() -> Rt {
-            let root = std::env::temp_dir().join(unique_id("rt-bad-root"));
-            std::fs::create_dir_all(&root).unwrap();
-            Rt { root }
-        }
-        pub fn cmd(&self) -> Command {
-            let bin = rt_bin();
-            assert!(bin.exists(), "{} missing: cargo build -p rt", bin.display());
-            let mut c = Command::new(bin);
-            c.arg("--root").arg(&self.root);
-            c
-        }
-        pub fn run(&self, args: &[&str]) -> Output {
-            self.cmd().args(args).output().unwrap()
-        }
-        pub fn ok(&self, args: &[&str]) -> String {
-            let out = self.run(args);
-            assert!(
-                out.status.success(),
-                "rt {args:?}: {:?}\nstderr: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-        pub fn fail(&self, args: &[&str]) -> String {
-            let out = self.run(args);
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "rt {args:?}: want exit 1, got {:?}\nstderr: {stderr}",
-                out.status
-            );
-            stderr
-        }
-        pub fn state(&self, id: &str) -> Value {
-            serde_json::from_str(&self.ok(&["state", id])).unwrap()
-        }
-    }
-
-    impl Drop for Rt {
-        fn drop(&mut self) {
-            if let Ok(dir) = std::fs::read_dir(&self.root) {
-                for e in dir.flatten() {
-                    if let Some(id) = e.file_name().to_str() {
-                        let _ = self.run(&["delete", "-f", id]);
-                    }
-                }
-            }
-            let _ = std::fs::remove_dir_all(&self.root);
-        }
-    }
-
-    /// Every cgroup hierarchy under /sys/fs/cgroup (and the hybrid unified one).
-    fn cgroup_roots() -> Vec<PathBuf> {
-        let mut v = vec![];
-        if let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") {
-            for e in dir.flatten() {
-                if e.path().is_dir() {
-                    v.push(e.path());
-                }
-            }
-        }
-        v.push(PathBuf::from("/sys/fs/cgroup"));
-        v
-    }
-
-    fn procs_in(dir: &Path) -> Vec<String> {
-        let mut found = vec![];
-        let Ok(proc) = std::fs::read_dir("/proc") else {
-            return found;
-        };
-        for e in proc.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-            else {
-                continue;
-            };
-            for link in ["root", "cwd"] {
-                if let Ok(t) = std::fs::read_link(e.path().join(link)) {
-                    if t.starts_with(dir) {
-                        found.push(format!("pid {pid} ({link} {})", t.display()));
-                    }
-                }
-            }
-        }
-        found
-    }
-
-    pub fn assert_no_leftovers(rt: &Rt, id: &str, bundle: &Bundle) {
-        let state = rt.root.join(id);
-        assert!(
-            !state.exists(),
-            "state dir left behind: {}",
-            state.display()
-        );
-        if let Some(cg) = bundle.config["linux"]["cgroupsPath"].as_str() {
-            let rel = cg.trim_start_matches('/');
-            if !rel.is_empty() {
-                for r in cgroup_roots() {
-                    let p = r.join(rel);
-                    assert!(!p.exists(), "cgroup left behind: {}", p.display());
-                }
-            }
-        }
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        for line in mountinfo.lines() {
-            if let Some(mp) = line.split(' ').nth(4) {
-                assert!(
-                    !Path::new(mp).starts_with(&bundle.dir),
-                    "mount left behind: {line}"
-                );
-            }
-        }
-        // A dying child may linger for a moment after rt has returned.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            let procs = procs_in(&bundle.dir);
-            if procs.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "processes left behind: {procs:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-use harness::*;
 
 /// stderr is exactly one non-empty line that contains `needle`; stdout is empty.
 fn assert_one_line(out: &std::process::Output, needle: &str, what: &str) {
@@ -851,21 +600,6 @@ fn create(rt: &Rt, args: &[&str]) -> (Bundle, String) {
     (b, id)
 }
 
-fn status(rt: &Rt, id: &str) -> String {
-    rt.state(id)["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn wait_status(rt: &Rt, id: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status(rt, id) != want {
-        assert!(Instant::now() < deadline, "{id} never reached {want}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn kill_unknown_signal() {
     let rt = Rt::new();
@@ -873,7 +607,7 @@ fn kill_unknown_signal() {
     let out = rt.run(&["kill", &id, "SIGFOO"]);
     assert_one_line(&out, "SIGFOO", "kill SIGFOO");
     assert_eq!(
-        status(&rt, &id),
+        rt.status(&id),
         "created",
         "a bad kill changed the container"
     );
@@ -891,7 +625,7 @@ fn create_existing_id() {
     let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_one_line(&out, &id, "create again");
     // The first container is untouched.
-    assert_eq!(status(&rt, &id), "created");
+    assert_eq!(rt.status(&id), "created");
     assert_eq!(rt.state(&id)["pid"].as_i64(), pid);
     rt.ok(&["delete", "-f", &id]);
     assert_no_leftovers(&rt, &id, &b);
@@ -902,10 +636,10 @@ fn delete_running_without_force() {
     let rt = Rt::new();
     let (b, id) = create(&rt, &["sleep", "100"]);
     rt.ok(&["start", &id]);
-    wait_status(&rt, &id, "running");
+    rt.wait_status(&id, "running");
     let out = rt.run(&["delete", &id]);
     assert_one_line(&out, &id, "delete running");
-    assert_eq!(status(&rt, &id), "running", "delete without -f touched it");
+    assert_eq!(rt.status(&id), "running", "delete without -f touched it");
     rt.ok(&["delete", "-f", &id]);
     assert_no_leftovers(&rt, &id, &b);
 }
@@ -915,7 +649,7 @@ fn exec_into_stopped_container() {
     let rt = Rt::new();
     let (b, id) = create(&rt, &["true"]);
     rt.ok(&["start", &id]);
-    wait_status(&rt, &id, "stopped");
+    rt.wait_status(&id, "stopped");
     let out = rt.run(&["exec", &id, "true"]);
     assert_one_line(&out, &id, "exec into stopped");
     rt.ok(&["delete", &id]);
