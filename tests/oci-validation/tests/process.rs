@@ -140,7 +140,7 @@ fn duplicate_rlimit_fails_at_create() {
         ]);
     });
     assert!(err.contains("process.rlimits[1]"), "{err}");
-    assert!(err.contains("duplicate"), "{err}");
+    assert!(err.contains("duplicate") || err.contains("twice"), "{err}");
 }
 
 #[test]
