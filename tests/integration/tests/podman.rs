@@ -116,10 +116,7 @@ impl Out {
 fn run_cmd(cmd: &mut Command, scratch: &Path) -> Out {
     let desc = format!("{cmd:?}");
     let n = unique("out");
-    let (po, pe) = (
-        scratch.join(format!("{n}.o")),
-        scratch.join(format!("{n}.e")),
-    );
+    let (po, pe) = (scratch.join(format!("{n}.o")), scratch.join(format!("{n}.e")));
     let fo = fs::File::create(&po).expect("stdout file");
     let fe = fs::File::create(&pe).expect("stderr file");
     let mut child = cmd
@@ -282,13 +279,7 @@ network_config_dir = "{d}/net"
     /// `podman run` with the per-test cgroup parent and no network, then `args`.
     fn run(&self, args: &[&str]) -> Out {
         let mut c = self.cmd();
-        c.args([
-            "run",
-            "--network",
-            "none",
-            "--cgroup-parent",
-            &self.cgroup_parent,
-        ]);
+        c.args(["run", "--network", "none", "--cgroup-parent", &self.cgroup_parent]);
         c.args(args);
         run_cmd(&mut c, &self.dir)
     }
@@ -378,12 +369,7 @@ fn cid(cidfile: &Path) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", cidfile.display()))
         .trim()
         .to_string();
-    assert_eq!(
-        id.len(),
-        64,
-        "container id from {}: {id:?}",
-        cidfile.display()
-    );
+    assert_eq!(id.len(), 64, "container id from {}: {id:?}", cidfile.display());
     id
 }
 
@@ -472,7 +458,10 @@ fn podman_detached_exec_then_rm_leaves_nothing() {
         .ok();
     let mut it = insp.stdout.split_whitespace();
     assert_eq!(it.next(), Some("running"), "inspect: {}", insp.stdout);
-    let pid: i32 = it.next().and_then(|s| s.parse().ok()).expect("State.Pid");
+    let pid: i32 = it
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("State.Pid");
     let ident = proc_identity(pid).expect("container process alive");
 
     let out = p.podman(&["exec", &id, "echo", "in-exec"]).ok();
@@ -510,22 +499,21 @@ fn podman_stop_start_restart() {
     // sleep as pid 1 ignores SIGTERM: podman escalates to SIGKILL after the timeout.
     p.podman(&["stop", "-t", "1", "ss"]).ok();
     let insp = p
-        .podman(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.ExitCode}}",
-            "ss",
-        ])
+        .podman(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ss"])
         .ok();
     assert_eq!(insp.stdout.trim(), "exited 137", "after stop");
     // Started again: a fresh `rt create` with the same id.
     p.podman(&["start", "ss"]).ok();
-    let insp = p.podman(&["inspect", "-f", "{{.State.Status}}", "ss"]).ok();
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
+        .ok();
     assert_eq!(insp.stdout.trim(), "running", "after start");
     let out = p.podman(&["exec", "ss", "cat", "/proc/1/cmdline"]).ok();
     assert_eq!(out.stdout, "sleep\x001000\x00");
     p.podman(&["restart", "-t", "0", "ss"]).ok();
-    let insp = p.podman(&["inspect", "-f", "{{.State.Status}}", "ss"]).ok();
+    let insp = p
+        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
+        .ok();
     assert_eq!(insp.stdout.trim(), "running", "after restart");
     p.podman(&["rm", "-f", "-t", "0", "ss"]).ok();
     assert_gone(&p, &id, None);
