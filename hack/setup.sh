@@ -5,6 +5,8 @@
 #   runc            reference runtime, for comparing behaviour
 #   jq              the demo edits config.json with it
 #   util-linux      unshare(1), used by namespace tests
+#   podman, conmon  the podman client test (tests/integration/tests/podman.rs), via
+#                   hack/podman-setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f tests/integration/tests/podman.rs ] && [ -f hack/podman-setup.sh ]; then
+    bash hack/podman-setup.sh
 fi
 
 if ! command -v cargo >/dev/null; then

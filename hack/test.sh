@@ -7,6 +7,20 @@ command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
 
 bash hack/setup.sh || { echo "hack/test.sh: setup failed" >&2; exit 1; }
 
+# Leftovers of earlier, interrupted runs (the harness cleans up after itself, but not
+# after a kill -9): containers under /run/rt-test/r-<pid>-<n> whose test process is gone.
+RT=target/x86_64-unknown-linux-gnu/debug/rt
+for root in /run/rt-test/r-*; do
+    [ -d "$root" ] || continue
+    pid=${root#/run/rt-test/r-}
+    pid=${pid%%-*}
+    kill -0 "$pid" 2>/dev/null && continue
+    for c in "$root"/*/; do
+        [ -d "$c" ] && "$RT" --root "$root" delete -f "$(basename "$c")" >/dev/null 2>&1
+    done
+    rm -rf --one-file-system "$root"
+done
+
 failed=()
 step() {
     local name=$1
@@ -23,7 +37,9 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 # Tests run real containers; two at a time keeps a 2-core machine responsive.
-step test cargo test --workspace --no-fail-fast -- --test-threads="${RT_TEST_THREADS:-2}"
+# A hung test must not hang CI: the whole run is bounded (RT_TEST_TOTAL_TIMEOUT seconds).
+step test timeout -k 30 "${RT_TEST_TOTAL_TIMEOUT:-3600}" \
+    cargo test --workspace --no-fail-fast -- --test-threads="${RT_TEST_THREADS:-2}"
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "hack/test.sh: FAILED: ${failed[*]}" >&2

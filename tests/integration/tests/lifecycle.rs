@@ -313,21 +313,32 @@ fn duplicate_id_fails() {
     finish(&rt, &id, &b);
 }
 
-fn trap_term(code: u8) -> Vec<String> {
-    vec![
-        "/bin/sh".into(),
-        "-c".into(),
-        format!("trap 'exit {code}' TERM; while :; do sleep 0.1; done"),
-    ]
+/// A running container whose init (a shell) exits on SIGTERM, once its trap is set.
+fn running_trap_term(rt: &Rt) -> (Bundle, String) {
+    let mut b = Bundle::busybox(&[
+        "/bin/sh",
+        "-c",
+        "trap 'exit 0' TERM; touch /dev/shm/ready; while :; do sleep 0.1; done",
+    ]);
+    b.set_readonly(false);
+    b.save();
+    let id = unique_id("lc");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    // The init is pid 1 of its namespace: SIGTERM before the trap would be ignored.
+    let pid = state_pid(rt, &id);
+    let ready = format!("/proc/{pid}/root/dev/shm/ready");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !Path::new(&ready).exists() {
+        assert!(Instant::now() < deadline, "the trap was never set");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (b, id)
 }
 
 #[test]
 fn kill_default_signal_is_sigterm() {
     let rt = Rt::new();
-    let args = trap_term(0);
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let (b, id) = running(&rt, &a);
-    std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
+    let (b, id) = running_trap_term(&rt);
     rt.ok(&["kill", &id]);
     rt.wait_status(&id, "stopped");
     rt.ok(&["delete", &id]);
@@ -339,16 +350,11 @@ fn kill_signal_names_and_numbers() {
     let rt = Rt::new();
     for sig in ["KILL", "SIGKILL", "9", "TERM", "SIGTERM", "15"] {
         let term = sig.contains("TERM") || sig == "15";
-        let args = if term {
-            trap_term(0)
+        let (b, id) = if term {
+            running_trap_term(&rt)
         } else {
-            SLEEP.iter().map(|s| s.to_string()).collect()
+            running(&rt, SLEEP)
         };
-        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        let (b, id) = running(&rt, &a);
-        if term {
-            std::thread::sleep(Duration::from_millis(200));
-        }
         let pid = state_pid(&rt, &id);
         rt.ok(&["kill", &id, sig]);
         rt.wait_status(&id, "stopped");

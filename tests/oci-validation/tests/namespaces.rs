@@ -345,3 +345,21 @@ fn cgroup_namespace_root_is_the_container_cgroup() {
         }
     }
 }
+
+#[test]
+fn new_network_namespace_has_only_loopback() {
+    let mut b = Bundle::busybox(&[]);
+    let rt = Rt::new();
+    let id = unique_id("ns");
+    let p = probe_id(&rt, &mut b, &id, &["read", "/proc/net/dev"]);
+    let ifaces: Vec<String> = p["data"]
+        .as_str()
+        .expect("/proc/net/dev")
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|s| s.trim().to_string())
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{p}");
+    assert_no_leftovers(&rt, &id, &b);
+}

@@ -807,3 +807,52 @@ fn mount_destinations_are_created() {
     let p = run_probe(&mut b, &[]);
     assert_eq!(mount_at(&p, "/a/b/c")["fstype"], "tmpfs");
 }
+
+#[test]
+fn absolute_root_path() {
+    let mut b = Bundle::busybox(&[]);
+    let abs = b.rootfs().to_str().unwrap().to_string();
+    b.config["root"]["path"] = json!(abs);
+    let rootfs_ino = fs::metadata(b.rootfs()).unwrap().ino();
+    b.save();
+    let p = run_probe(&mut b, &["stat", "/"]);
+    assert_eq!(p["ino"].as_u64(), Some(rootfs_ino), "{p}");
+}
+
+#[test]
+fn mount_flags_noexec_nosuid_nodev_are_enforced() {
+    let src = HostDir::new();
+    fs::copy("/bin/busybox", src.0.join("busybox")).unwrap();
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/mnt/noexec/busybox", "true"]);
+    b.add_mount(
+        json!({"destination": "/mnt/noexec", "type": "bind", "source": src.path(),
+                       "options": ["bind", "noexec", "nosuid", "nodev"]}),
+    );
+    b.add_mount(
+        json!({"destination": "/mnt/exec", "type": "bind", "source": src.path(),
+                       "options": ["bind"]}),
+    );
+    b.save();
+    let id = unique_id("fs");
+    let a = ["run", "--bundle", b.dir_str(), &id];
+    let out = rt.run(&a);
+    assert!(
+        !out.status.success(),
+        "exec from a noexec mount: {}",
+        describe(&a, &out)
+    );
+    assert_no_leftovers(&rt, &id, &b);
+
+    b.set_args(&["/mnt/exec/busybox", "true"]);
+    b.save();
+    let id = unique_id("fs");
+    rt.ok(&["run", "--bundle", b.dir_str(), &id]);
+    assert_no_leftovers(&rt, &id, &b);
+
+    let p = run_probe(&mut b, &[]);
+    let m = mount_at(&p, "/mnt/noexec");
+    for o in ["noexec", "nosuid", "nodev"] {
+        assert!(has_opt(m, o), "{o}: {}", mounts_summary(&p));
+    }
+}
