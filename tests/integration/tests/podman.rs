@@ -116,7 +116,10 @@ impl Out {
 fn run_cmd(cmd: &mut Command, scratch: &Path) -> Out {
     let desc = format!("{cmd:?}");
     let n = unique("out");
-    let (po, pe) = (scratch.join(format!("{n}.o")), scratch.join(format!("{n}.e")));
+    let (po, pe) = (
+        scratch.join(format!("{n}.o")),
+        scratch.join(format!("{n}.e")),
+    );
     let fo = fs::File::create(&po).expect("stdout file");
     let fe = fs::File::create(&pe).expect("stderr file");
     let mut child = cmd
@@ -279,7 +282,13 @@ network_config_dir = "{d}/net"
     /// `podman run` with the per-test cgroup parent and no network, then `args`.
     fn run(&self, args: &[&str]) -> Out {
         let mut c = self.cmd();
-        c.args(["run", "--network", "none", "--cgroup-parent", &self.cgroup_parent]);
+        c.args([
+            "run",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &self.cgroup_parent,
+        ]);
         c.args(args);
         run_cmd(&mut c, &self.dir)
     }
@@ -369,7 +378,12 @@ fn cid(cidfile: &Path) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", cidfile.display()))
         .trim()
         .to_string();
-    assert_eq!(id.len(), 64, "container id from {}: {id:?}", cidfile.display());
+    assert_eq!(
+        id.len(),
+        64,
+        "container id from {}: {id:?}",
+        cidfile.display()
+    );
     id
 }
 
@@ -458,10 +472,7 @@ fn podman_detached_exec_then_rm_leaves_nothing() {
         .ok();
     let mut it = insp.stdout.split_whitespace();
     assert_eq!(it.next(), Some("running"), "inspect: {}", insp.stdout);
-    let pid: i32 = it
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("State.Pid");
+    let pid: i32 = it.next().and_then(|s| s.parse().ok()).expect("State.Pid");
     let ident = proc_identity(pid).expect("container process alive");
 
     let out = p.podman(&["exec", &id, "echo", "in-exec"]).ok();
@@ -499,22 +510,145 @@ fn podman_stop_start_restart() {
     // sleep as pid 1 ignores SIGTERM: podman escalates to SIGKILL after the timeout.
     p.podman(&["stop", "-t", "1", "ss"]).ok();
     let insp = p
-        .podman(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ss"])
+        .podman(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "ss",
+        ])
         .ok();
     assert_eq!(insp.stdout.trim(), "exited 137", "after stop");
     // Started again: a fresh `rt create` with the same id.
     p.podman(&["start", "ss"]).ok();
-    let insp = p
-        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
-        .ok();
+    let insp = p.podman(&["inspect", "-f", "{{.State.Status}}", "ss"]).ok();
     assert_eq!(insp.stdout.trim(), "running", "after start");
     let out = p.podman(&["exec", "ss", "cat", "/proc/1/cmdline"]).ok();
     assert_eq!(out.stdout, "sleep\x001000\x00");
     p.podman(&["restart", "-t", "0", "ss"]).ok();
-    let insp = p
-        .podman(&["inspect", "-f", "{{.State.Status}}", "ss"])
-        .ok();
+    let insp = p.podman(&["inspect", "-f", "{{.State.Status}}", "ss"]).ok();
     assert_eq!(insp.stdout.trim(), "running", "after restart");
     p.podman(&["rm", "-f", "-t", "0", "ss"]).ok();
     assert_gone(&p, &id, None);
+}
+
+#[test]
+fn podman_run_options_reach_the_container() {
+    let p = Podman::new();
+    // -t: a pty from rt's console socket
+    let out = p.run(&["--rm", "-t", &p.image, "tty"]).ok();
+    assert_eq!(out.stdout.trim(), "/dev/pts/0", "stderr: {}", out.stderr);
+    // -i: stdin reaches the container through conmon
+    let mut c = p.cmd();
+    c.args(["run", "--rm", "-i", "--network", "none"]).args([
+        "--cgroup-parent",
+        &p.cgroup_parent,
+        &p.image,
+        "cat",
+    ]);
+    let input = p.dir.join("stdin");
+    fs::write(&input, "hello-stdin\n").unwrap();
+    let desc = format!("{c:?} < {}", input.display());
+    let o = c
+        .stdin(fs::File::open(&input).unwrap())
+        .output()
+        .unwrap_or_else(|e| panic!("{desc}: {e}"));
+    assert!(
+        o.status.success(),
+        "{desc}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello-stdin\n");
+    // user, environment, working directory
+    let out = p
+        .run(&[
+            "--rm",
+            "--user",
+            "1000:1000",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp",
+            &p.image,
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $FOO $(pwd)",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "1000:1000 bar /tmp\n", "stderr: {}", out.stderr);
+    // a resource limit podman puts in linux.resources lands in the container's cgroup
+    let out = p
+        .run(&[
+            "--rm",
+            "--memory",
+            "64m",
+            &p.image,
+            "sh",
+            "-c",
+            "grep -E '^[0-9]+:memory:' /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ])
+        .ok();
+    let mut lines = out.stdout.lines();
+    let cg = lines.next().unwrap_or_default();
+    assert!(
+        cg.contains(&format!("{}/libpod-", p.cgroup_parent)),
+        "memory cgroup {cg:?} not under {}",
+        p.cgroup_parent
+    );
+    assert_eq!(lines.next(), Some("67108864"), "stdout: {}", out.stdout);
+}
+
+#[test]
+fn podman_pause_unpause_update_top() {
+    let p = Podman::new();
+    let id = p
+        .run(&["-d", &p.image, "sleep", "1000"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let cgroups_path = p.config(&id)["linux"]["cgroupsPath"]
+        .as_str()
+        .expect("linux.cgroupsPath")
+        .to_string();
+    let memory = Path::new("/sys/fs/cgroup/memory").join(cgroups_path.trim_start_matches('/'));
+    let freezer = Path::new("/sys/fs/cgroup/freezer").join(cgroups_path.trim_start_matches('/'));
+    let status = |p: &Podman| {
+        p.podman(&["inspect", "-f", "{{.State.Status}}", &id])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+
+    p.podman(&["pause", &id]).ok();
+    assert_eq!(status(&p), "paused");
+    if freezer.is_dir() {
+        let st = fs::read_to_string(freezer.join("freezer.state")).unwrap_or_default();
+        assert_eq!(st.trim(), "FROZEN", "{}", freezer.display());
+    }
+    p.podman(&["unpause", &id]).ok();
+    assert_eq!(status(&p), "running");
+
+    // `podman update` goes through `rt update --resources -`
+    p.podman(&["update", "--memory", "128m", &id]).ok();
+    let limit = fs::read_to_string(memory.join("memory.limit_in_bytes"))
+        .unwrap_or_else(|e| panic!("{}: {e}", memory.display()));
+    assert_eq!(limit.trim(), "134217728");
+
+    let top = p.podman(&["top", &id]).ok();
+    assert!(
+        top.stdout.contains("sleep 1000"),
+        "podman top: {}",
+        top.stdout
+    );
+
+    let out = p.podman(&["exec", "-t", &id, "tty"]).ok();
+    assert!(
+        out.stdout.trim().starts_with("/dev/pts/"),
+        "exec -t: {}",
+        out.stdout
+    );
+
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert_gone(&p, &id, Some(&cgroups_path));
 }
