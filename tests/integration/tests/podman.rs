@@ -358,16 +358,27 @@ impl Drop for Podman {
         for m in points {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
-        for root in cgroup_roots() {
-            let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
-            if let Ok(entries) = fs::read_dir(&parent) {
-                for e in entries.flatten() {
-                    if e.path().is_dir() {
-                        let _ = fs::remove_dir(e.path());
+        // conmon leaves its cgroup (<parent>/conmon) only when it exits, after podman's
+        // cleanup process: retry until the whole parent is gone.
+        let roots = cgroup_roots();
+        let gone = settle(|| {
+            let mut left = false;
+            for root in &roots {
+                let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
+                if let Ok(entries) = fs::read_dir(&parent) {
+                    for e in entries.flatten() {
+                        if e.path().is_dir() {
+                            let _ = fs::remove_dir(e.path());
+                        }
                     }
                 }
+                let _ = fs::remove_dir(&parent);
+                left |= parent.exists();
             }
-            let _ = fs::remove_dir(&parent);
+            !left
+        });
+        if !gone && !std::thread::panicking() {
+            panic!("cgroup parent {} could not be removed", self.cgroup_parent);
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
