@@ -6,7 +6,8 @@
 //! `--cgroup-parent` of our own (`/rt-test-podman-...`, removed at the end); the vfs storage
 //! driver; `--network none`; a containers.conf (CONTAINERS_CONF) that lowers the default
 //! ulimits, since root here lacks CAP_SYS_RESOURCE and podman's defaults (nofile 1048576)
-//! exceed the hard limit, which fails for any runtime. The image is a busybox rootfs
+//! exceed the hard limit, which fails for any runtime; `runtime_supports_json` lists "rt" so
+//! podman hands rt `--log <file> --log-format json`. The image is a busybox rootfs
 //! tarball brought in with `podman import`: nothing is pulled.
 //!
 //! Rootful podman passes no `--root` to the OCI runtime, so rt keeps its state in its
@@ -230,6 +231,9 @@ log_driver = "k8s-file"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+# podman passes `--log FILE --log-format json` only to runtimes named here, then reports
+# the last error line of FILE: rt writes runc's JSON log lines
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "rt"]
 events_logfile_path = "{d}/events.log"
 tmp_dir = "{d}/tmp"
 volume_path = "{d}/volumes"
@@ -455,6 +459,12 @@ fn podman_run_propagates_exit_code() {
     // A command that is not there: podman reports 127, as with runc.
     let out = p.run(&["--rm", &p.image, "/no/such/binary"]);
     assert_eq!(out.code(), 127, "{}\nstderr: {}", out.desc, out.stderr);
+    // rt's error comes back through its JSON log
+    assert!(
+        out.stderr.contains("/no/such/binary"),
+        "podman stderr: {}",
+        out.stderr
+    );
 }
 
 #[test]
