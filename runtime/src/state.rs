@@ -12,7 +12,6 @@ use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
@@ -120,9 +119,8 @@ impl ContainerDir {
     /// Write state.json atomically (temp file + rename).
     pub fn save(&self, state: &State) -> Result<()> {
         let tmp = self.dir.join(".state.json.tmp");
-        let mut f = fs::File::create(&tmp)?;
-        serde_json::to_writer(&mut f, state)?;
-        f.flush()?;
+        // One write: serde_json on an unbuffered File issues a syscall per token.
+        fs::write(&tmp, serde_json::to_vec(state)?)?;
         fs::rename(&tmp, self.dir.join(STATE_FILE))?;
         Ok(())
     }
@@ -197,7 +195,11 @@ pub struct OciState {
 }
 
 pub fn oci_state(state: &State, status: Status) -> OciState {
-    let pid = if matches!(status, Status::Stopped) { 0 } else { state.pid };
+    let pid = if matches!(status, Status::Stopped) {
+        0
+    } else {
+        state.pid
+    };
     OciState {
         oci_version: state.config.version().clone(),
         id: state.id.clone(),

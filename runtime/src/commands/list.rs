@@ -1,7 +1,7 @@
 use crate::cli::List;
 use crate::state::{oci_state, ContainerDir};
-use std::os::unix::fs::MetadataExt;
 use crate::Result;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 pub fn run(root: &Path, a: List) -> Result<i32> {
@@ -19,7 +19,9 @@ pub fn run(root: &Path, a: List) -> Result<i32> {
             if let Ok(Some(st)) = dir.load() {
                 let mut row = oci_state(&st, dir.status(&st));
                 // As runc: the owner is whoever owns the state directory.
-                row.owner = std::fs::metadata(&dir.dir).map(|m| user_name(m.uid())).unwrap_or_default();
+                row.owner = std::fs::metadata(&dir.dir)
+                    .map(|m| user_name(m.uid()))
+                    .unwrap_or_default();
                 rows.push(row);
             }
         }

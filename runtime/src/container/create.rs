@@ -78,6 +78,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     let fifo = dir.exec_fifo();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .context("creating the exec fifo")?;
+    // Exactly 0622 whatever the umask: the init may be root of a user namespace, "other" here.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
 
     // 5. The console: the caller's socket, or a pair when rt serves the terminal itself.
     let (console_init, console_host) = match (&opts.console_socket, terminal) {

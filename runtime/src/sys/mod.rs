@@ -186,3 +186,7 @@ pub fn join_session_keyring(name: &str) -> std::io::Result<()> {
 pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
+pub mod cgroups;
+pub mod seccomp;
+pub mod process;
+pub mod validate;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what rt's tests and demo need (idempotent), then builds the workspace.
+#   busybox-static  the test/demo rootfs (/bin/busybox)
+#   libseccomp-dev  libseccomp.a, linked statically into rt
+#   runc            reference runtime, for comparing behaviour
+#   jq              the demo edits config.json with it
+#   util-linux      unshare(1), used by namespace tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "hack/setup.sh: must run as root (tests run real containers)" >&2
+    exit 1
+fi
+
+pkgs=(busybox-static libseccomp-dev runc jq util-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "hack/setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    # rustup installs into ~/.cargo/bin, which a non-login shell may lack.
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || { echo "hack/setup.sh: cargo not found (install rustup)" >&2; exit 1; }
+if command -v rustup >/dev/null; then
+    for c in clippy rustfmt; do
+        rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+    done
+fi
+
+cargo build --workspace

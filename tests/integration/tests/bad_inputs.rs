@@ -1,0 +1,950 @@
+//! Bad inputs through the real `rt` binary: invalid config.json, every validation of
+//! `spec::validate`, bad command lines, lifecycle commands on the wrong container.
+//! Each case asserts: exit status 1, stderr is one line naming the field or argument,
+//! stdout is empty, and nothing is left behind (state dir, cgroup dirs, mounts under
+//! the bundle, processes inside the bundle).
+//!
+//! Build the binary first: `cargo build -p rt && cargo test -p integration --test bad_inputs`.
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[allow(dead_code)]
+mod harness {
+    //! A stand-in with the API of the `integration` harness (tests/integration/src/lib.rs),
+    //! kept until that harness lands in main.
+    use serde_json::{json, Value};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    pub fn rt_bin() -> PathBuf {
+        if let Some(p) = std::env::var_os("RT_BIN") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        root.join("target/x86_64-unknown-linux-gnu/debug/rt")
+    }
+
+    pub fn unique_id(prefix: &str) -> String {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    pub struct Bundle {
+        pub dir: PathBuf,
+        pub config: Value,
+    }
+
+    impl Bundle {
+        pub fn busybox(args: &[&str]) -> Bundle {
+            let dir = std::env::temp_dir().join(unique_id("rt-bad-bundle"));
+            let bin = dir.join("rootfs/bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for d in ["proc", "dev", "sys", "tmp", "etc"] {
+                std::fs::create_dir_all(dir.join("rootfs").join(d)).unwrap();
+            }
+            std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+            for applet in ["sh", "true", "false", "sleep", "cat", "ls", "echo"] {
+                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+            }
+            let config = json!({
+                "ociVersion": "1.0.2-dev",
+                "process": {
+                    "terminal": false,
+                    "user": {"uid": 0, "gid": 0},
+                    "args": args,
+                    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                            "TERM=xterm"],
+                    "cwd": "/",
+                    "capabilities": {
+                        "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                        "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                        "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                        "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                    },
+                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                    "noNewPrivileges": true
+                },
+                "root": {"path": "rootfs", "readonly": true},
+                "hostname": "rt",
+                "mounts": [
+                    {"destination": "/proc", "type": "proc", "source": "proc"},
+                    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666",
+                                 "mode=0620", "gid=5"]},
+                    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                     "options": ["nosuid", "noexec", "nodev"]},
+                    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                     "options": ["nosuid", "noexec", "nodev", "ro"]}
+                ],
+                "linux": {
+                    "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+                    "cgroupsPath": format!("/{}", unique_id("rt-test")),
+                    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                                   {"type": "uts"}, {"type": "mount"}],
+                    "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys",
+                                    "/proc/timer_list", "/sys/firmware", "/proc/scsi"],
+                    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                      "/proc/sysrq-trigger"]
+                }
+            });
+            let b = Bundle { dir, config };
+            b.save();
+            b
+        }
+        pub fn save(&self) {
+            std::fs::write(
+                self.dir.join("config.json"),
+                serde_json::to_vec_pretty(&self.config).unwrap(),
+            )
+            .unwrap();
+        }
+        pub fn rootfs(&self) -> PathBuf {
+            self.dir.join("rootfs")
+        }
+    }
+
+    impl Drop for Bundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub struct Rt {
+        pub root: PathBuf,
+    }
+
+    impl Rt {
+        pub fn new() -> Rt {
+            let root = std::env::temp_dir().join(unique_id("rt-bad-root"));
+            std::fs::create_dir_all(&root).unwrap();
+            Rt { root }
+        }
+        pub fn cmd(&self) -> Command {
+            let bin = rt_bin();
+            assert!(bin.exists(), "{} missing: cargo build -p rt", bin.display());
+            let mut c = Command::new(bin);
+            c.arg("--root").arg(&self.root);
+            c
+        }
+        pub fn run(&self, args: &[&str]) -> Output {
+            self.cmd().args(args).output().unwrap()
+        }
+        pub fn ok(&self, args: &[&str]) -> String {
+            let out = self.run(args);
+            assert!(
+                out.status.success(),
+                "rt {args:?}: {:?}\nstderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+        pub fn fail(&self, args: &[&str]) -> String {
+            let out = self.run(args);
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "rt {args:?}: want exit 1, got {:?}\nstderr: {stderr}",
+                out.status
+            );
+            stderr
+        }
+        pub fn state(&self, id: &str) -> Value {
+            serde_json::from_str(&self.ok(&["state", id])).unwrap()
+        }
+    }
+
+    impl Drop for Rt {
+        fn drop(&mut self) {
+            if let Ok(dir) = std::fs::read_dir(&self.root) {
+                for e in dir.flatten() {
+                    if let Some(id) = e.file_name().to_str() {
+                        let _ = self.run(&["delete", "-f", id]);
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    /// Every cgroup hierarchy under /sys/fs/cgroup (and the hybrid unified one).
+    fn cgroup_roots() -> Vec<PathBuf> {
+        let mut v = vec![];
+        if let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in dir.flatten() {
+                if e.path().is_dir() {
+                    v.push(e.path());
+                }
+            }
+        }
+        v.push(PathBuf::from("/sys/fs/cgroup"));
+        v
+    }
+
+    fn procs_in(dir: &Path) -> Vec<String> {
+        let mut found = vec![];
+        let Ok(proc) = std::fs::read_dir("/proc") else {
+            return found;
+        };
+        for e in proc.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            for link in ["root", "cwd"] {
+                if let Ok(t) = std::fs::read_link(e.path().join(link)) {
+                    if t.starts_with(dir) {
+                        found.push(format!("pid {pid} ({link} {})", t.display()));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    pub fn assert_no_leftovers(rt: &Rt, id: &str, bundle: &Bundle) {
+        let state = rt.root.join(id);
+        assert!(
+            !state.exists(),
+            "state dir left behind: {}",
+            state.display()
+        );
+        if let Some(cg) = bundle.config["linux"]["cgroupsPath"].as_str() {
+            let rel = cg.trim_start_matches('/');
+            if !rel.is_empty() {
+                for r in cgroup_roots() {
+                    let p = r.join(rel);
+                    assert!(!p.exists(), "cgroup left behind: {}", p.display());
+                }
+            }
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        for line in mountinfo.lines() {
+            if let Some(mp) = line.split(' ').nth(4) {
+                assert!(
+                    !Path::new(mp).starts_with(&bundle.dir),
+                    "mount left behind: {line}"
+                );
+            }
+        }
+        // A dying child may linger for a moment after rt has returned.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let procs = procs_in(&bundle.dir);
+            if procs.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "processes left behind: {procs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+use harness::*;
+
+/// stderr is exactly one non-empty line that contains `needle`; stdout is empty.
+fn assert_one_line(out: &std::process::Output, needle: &str, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: want exit 1, got {:?}; stderr: {stderr}",
+        out.status
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && !lines[0].trim().is_empty(),
+        "{what}: stderr is not one line: {stderr:?}"
+    );
+    assert!(
+        lines[0].contains(needle),
+        "{what}: stderr does not name {needle:?}: {stderr:?}"
+    );
+    assert!(stdout.is_empty(), "{what}: unexpected stdout: {stdout:?}");
+}
+
+/// Edit a valid busybox config, then `rt create` (and `rt run` when `also_run`) must fail
+/// naming `needle`, leaving nothing behind.
+fn bad_config_with(edit: impl FnOnce(&mut Value), needle: &str, also_run: bool) {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["sleep", "100"]);
+    edit(&mut b.config);
+    b.save();
+    let bundle = b.dir.to_str().unwrap().to_string();
+    let id = unique_id("bad");
+    let out = rt.run(&["create", "--bundle", &bundle, &id]);
+    assert_one_line(&out, needle, "create");
+    assert_no_leftovers(&rt, &id, &b);
+    if also_run {
+        let out = rt.run(&["run", "--bundle", &bundle, &id]);
+        assert_one_line(&out, needle, "run");
+        assert_no_leftovers(&rt, &id, &b);
+    }
+}
+
+fn bad_config(edit: impl FnOnce(&mut Value), needle: &str) {
+    bad_config_with(edit, needle, false)
+}
+
+fn ns(v: &mut Value) -> &mut Vec<Value> {
+    v["linux"]["namespaces"].as_array_mut().unwrap()
+}
+
+/// Puts `m` first, so that it is `mounts[0]` whatever the default config holds.
+fn push_mount(v: &mut Value, m: Value) {
+    v["mounts"].as_array_mut().unwrap().insert(0, m);
+}
+
+// ---- config.json that does not parse ------------------------------------------------
+
+#[test]
+fn invalid_json() {
+    let rt = Rt::new();
+    let b = Bundle::busybox(&["true"]);
+    std::fs::write(b.dir.join("config.json"), b"{\"ociVersion\": \"1.0.2\",").unwrap();
+    let id = unique_id("bad");
+    for cmd in ["create", "run"] {
+        let out = rt.run(&[cmd, "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert_one_line(&out, "config.json", cmd);
+        assert_no_leftovers(&rt, &id, &b);
+    }
+}
+
+#[test]
+fn wrong_type_args_string() {
+    bad_config_with(
+        |v| v["process"]["args"] = json!("sleep 100"),
+        "process.args",
+        true,
+    );
+}
+
+#[test]
+fn wrong_type_unknown_namespace() {
+    bad_config(
+        |v| ns(v)[1]["type"] = json!("net"),
+        "linux.namespaces[1].type",
+    );
+}
+
+#[test]
+fn wrong_type_unknown_capability() {
+    bad_config(
+        |v| v["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_BOGUS"]),
+        "process.capabilities.bounding",
+    );
+}
+
+#[test]
+fn wrong_type_negative_uid() {
+    bad_config(
+        |v| v["process"]["user"]["uid"] = json!(-1),
+        "process.user.uid",
+    );
+}
+
+// ---- spec::validate ---------------------------------------------------------------
+
+#[test]
+fn oci_version_missing() {
+    bad_config_with(
+        |v| drop(v.as_object_mut().unwrap().remove("ociVersion")),
+        "ociVersion",
+        true,
+    );
+}
+
+#[test]
+fn oci_version_2() {
+    bad_config(|v| v["ociVersion"] = json!("2.0.0"), "ociVersion");
+}
+
+#[test]
+fn root_missing() {
+    bad_config(|v| drop(v.as_object_mut().unwrap().remove("root")), "root");
+}
+
+#[test]
+fn root_path_does_not_exist() {
+    bad_config(|v| v["root"]["path"] = json!("no-such-rootfs"), "root.path");
+}
+
+#[test]
+fn root_path_not_a_directory() {
+    bad_config(|v| v["root"]["path"] = json!("config.json"), "root.path");
+}
+
+#[test]
+fn process_missing() {
+    bad_config(
+        |v| drop(v.as_object_mut().unwrap().remove("process")),
+        "process",
+    );
+}
+
+#[test]
+fn process_args_empty() {
+    bad_config_with(|v| v["process"]["args"] = json!([]), "process.args", true);
+}
+
+#[test]
+fn process_cwd_relative() {
+    bad_config(|v| v["process"]["cwd"] = json!("tmp"), "process.cwd");
+}
+
+#[test]
+fn process_env_without_equals() {
+    bad_config(
+        |v| v["process"]["env"] = json!(["PATH=/bin", "JUNK"]),
+        "process.env[1]",
+    );
+}
+
+#[test]
+fn umask_out_of_range() {
+    bad_config(
+        |v| v["process"]["user"]["umask"] = json!(4096),
+        "process.user.umask",
+    );
+}
+
+#[test]
+fn oom_score_adj_out_of_range() {
+    bad_config(
+        |v| v["process"]["oomScoreAdj"] = json!(1001),
+        "process.oomScoreAdj",
+    );
+}
+
+#[test]
+fn io_priority_out_of_range() {
+    bad_config(
+        |v| v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 8}),
+        "process.ioPriority.priority",
+    );
+}
+
+#[test]
+fn scheduler_priority_with_other_policy() {
+    bad_config(
+        |v| v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "priority": 10}),
+        "process.scheduler.priority",
+    );
+}
+
+#[test]
+fn scheduler_nice_out_of_range() {
+    bad_config(
+        |v| v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "nice": 20}),
+        "process.scheduler.nice",
+    );
+}
+
+#[test]
+fn rlimits_duplicated() {
+    bad_config(
+        |v| {
+            v["process"]["rlimits"] = json!([
+                {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
+                {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 512}
+            ])
+        },
+        "process.rlimits[1].type",
+    );
+}
+
+#[test]
+fn hostname_without_uts_namespace() {
+    bad_config(|v| drop(ns(v).remove(3)), "hostname");
+}
+
+#[test]
+fn namespaces_duplicated() {
+    bad_config(
+        |v| ns(v).push(json!({"type": "ipc"})),
+        "linux.namespaces[5].type",
+    );
+}
+
+#[test]
+fn namespace_path_missing() {
+    bad_config(
+        |v| ns(v)[1] = json!({"type": "network", "path": "/proc/self/ns/no-such"}),
+        "linux.namespaces[1].path",
+    );
+}
+
+#[test]
+fn namespace_path_not_nsfs() {
+    bad_config(
+        |v| ns(v)[1] = json!({"type": "network", "path": "/etc/hostname"}),
+        "linux.namespaces[1].path",
+    );
+}
+
+#[test]
+fn namespace_path_wrong_type() {
+    bad_config(
+        |v| ns(v)[1] = json!({"type": "network", "path": "/proc/self/ns/uts"}),
+        "linux.namespaces[1].path",
+    );
+}
+
+#[test]
+fn uid_mappings_without_user_namespace() {
+    bad_config(
+        |v| {
+            v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}])
+        },
+        "linux.uidMappings",
+    );
+}
+
+#[test]
+fn user_namespace_without_mappings() {
+    bad_config(|v| ns(v).push(json!({"type": "user"})), "linux.uidMappings");
+}
+
+#[test]
+fn time_offsets_without_time_namespace() {
+    bad_config(
+        |v| v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 100}}),
+        "linux.timeOffsets",
+    );
+}
+
+#[test]
+fn mount_destination_relative() {
+    bad_config(
+        |v| {
+            push_mount(
+                v,
+                json!({"destination": "tmp", "type": "tmpfs", "source": "tmpfs"}),
+            )
+        },
+        "mounts[0].destination",
+    );
+}
+
+#[test]
+fn mount_destination_root() {
+    bad_config(
+        |v| {
+            push_mount(
+                v,
+                json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"}),
+            )
+        },
+        "mounts[0].destination",
+    );
+}
+
+#[test]
+fn bind_mount_source_missing() {
+    bad_config_with(
+        |v| {
+            push_mount(
+                v,
+                json!({"destination": "/tmp", "type": "bind", "source": "/no/such/source",
+                       "options": ["rbind"]}),
+            )
+        },
+        "mounts[0].source",
+        true,
+    );
+}
+
+#[test]
+fn mount_type_empty() {
+    bad_config(
+        |v| push_mount(v, json!({"destination": "/tmp", "source": "tmpfs"})),
+        "mounts[0].type",
+    );
+}
+
+#[test]
+fn mount_propagation_conflict() {
+    bad_config(
+        |v| {
+            push_mount(
+                v,
+                json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["private", "shared"]}),
+            )
+        },
+        "mounts[0].options",
+    );
+}
+
+#[test]
+fn device_path_not_under_dev() {
+    bad_config(
+        |v| {
+            v["linux"]["devices"] =
+                json!([{"path": "/tmp/null", "type": "c", "major": 1, "minor": 3}])
+        },
+        "linux.devices[0].path",
+    );
+}
+
+#[test]
+fn device_type_a() {
+    bad_config(
+        |v| {
+            v["linux"]["devices"] = json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 3}])
+        },
+        "linux.devices[0].type",
+    );
+}
+
+#[test]
+fn device_type_unknown() {
+    bad_config(
+        |v| {
+            v["linux"]["devices"] = json!([{"path": "/dev/x", "type": "z", "major": 1, "minor": 3}])
+        },
+        "linux.devices[0].type",
+    );
+}
+
+#[test]
+fn device_major_minor_missing() {
+    bad_config(
+        |v| v["linux"]["devices"] = json!([{"path": "/dev/x", "type": "c"}]),
+        "linux.devices[0].major",
+    );
+}
+
+#[test]
+fn sysctl_not_namespaced() {
+    bad_config(
+        |v| v["linux"]["sysctl"] = json!({"vm.swappiness": "10"}),
+        "linux.sysctl.vm.swappiness",
+    );
+}
+
+#[test]
+fn sysctl_net_without_net_namespace() {
+    bad_config(
+        |v| {
+            ns(v).remove(1);
+            v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        },
+        "linux.sysctl.net.ipv4.ip_forward",
+    );
+}
+
+#[test]
+fn sysctl_net_in_joined_host_namespace() {
+    bad_config(
+        |v| {
+            ns(v)[1] = json!({"type": "network", "path": "/proc/self/ns/net"});
+            v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        },
+        "linux.sysctl.net.ipv4.ip_forward",
+    );
+}
+
+#[test]
+fn sysctl_ipc_without_ipc_namespace() {
+    bad_config(
+        |v| {
+            ns(v).remove(2);
+            v["linux"]["sysctl"] = json!({"kernel.shmmax": "65536"});
+        },
+        "linux.sysctl.kernel.shmmax",
+    );
+}
+
+#[test]
+fn masked_path_relative() {
+    bad_config(
+        |v| v["linux"]["maskedPaths"] = json!(["proc/kcore"]),
+        "linux.maskedPaths[0]",
+    );
+}
+
+#[test]
+fn readonly_path_relative() {
+    bad_config(
+        |v| v["linux"]["readonlyPaths"] = json!(["/proc/bus", "proc/sys"]),
+        "linux.readonlyPaths[1]",
+    );
+}
+
+#[test]
+fn hook_path_relative() {
+    bad_config(
+        |v| v["hooks"] = json!({"prestart": [{"path": "true"}]}),
+        "hooks.prestart[0].path",
+    );
+}
+
+#[test]
+fn hook_timeout_zero() {
+    bad_config(
+        |v| v["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]}),
+        "hooks.createRuntime[0].timeout",
+    );
+}
+
+#[test]
+fn cgroups_path_dotdot() {
+    bad_config(
+        |v| v["linux"]["cgroupsPath"] = json!("/rt-test-x/../../escape"),
+        "linux.cgroupsPath",
+    );
+}
+
+#[test]
+fn pids_limit_negative() {
+    bad_config(
+        |v| v["linux"]["resources"]["pids"] = json!({"limit": -2}),
+        "linux.resources.pids.limit",
+    );
+}
+
+#[test]
+fn cpu_shares_too_small() {
+    bad_config(
+        |v| v["linux"]["resources"]["cpu"] = json!({"shares": 1}),
+        "linux.resources.cpu.shares",
+    );
+}
+
+#[test]
+fn personality_unknown_domain() {
+    bad_config(
+        |v| v["linux"]["personality"] = json!({"domain": "BSD"}),
+        "linux.personality.domain",
+    );
+}
+
+#[test]
+fn rootfs_propagation_unknown() {
+    bad_config(
+        |v| v["linux"]["rootfsPropagation"] = json!("sharedish"),
+        "linux.rootfsPropagation",
+    );
+}
+
+#[test]
+fn args0_not_found_in_container() {
+    bad_config_with(
+        |v| v["process"]["args"] = json!(["/bin/no-such-binary"]),
+        "process.args[0]",
+        true,
+    );
+}
+
+#[test]
+fn args0_not_on_path() {
+    bad_config(
+        |v| v["process"]["args"] = json!(["no-such-command", "x"]),
+        "process.args[0]",
+    );
+}
+
+// ---- command line -------------------------------------------------------------------
+
+/// `rt <args>` fails with one line naming `needle` and makes no state dir for `id`.
+fn bad_cli(args: &[&str], needle: &str) {
+    let rt = Rt::new();
+    let out = rt.run(args);
+    assert_one_line(&out, needle, &format!("rt {args:?}"));
+    let left: Vec<_> = std::fs::read_dir(&rt.root)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "rt {args:?} left state behind: {left:?}");
+}
+
+#[test]
+fn cli_unknown_flag() {
+    bad_cli(&["create", "--no-such-flag", "x"], "--no-such-flag");
+}
+
+#[test]
+fn cli_unknown_global_flag() {
+    bad_cli(&["--bogus-global", "state", "x"], "--bogus-global");
+}
+
+#[test]
+fn cli_missing_id() {
+    let b = Bundle::busybox(&["true"]);
+    bad_cli(&["create", "--bundle", b.dir.to_str().unwrap()], "ID");
+}
+
+#[test]
+fn cli_invalid_id_dotdot() {
+    let b = Bundle::busybox(&["true"]);
+    bad_cli(
+        &["create", "--bundle", b.dir.to_str().unwrap(), "../x"],
+        "../x",
+    );
+}
+
+#[test]
+fn cli_invalid_id_slash() {
+    let b = Bundle::busybox(&["true"]);
+    bad_cli(
+        &["create", "--bundle", b.dir.to_str().unwrap(), "a/b"],
+        "a/b",
+    );
+}
+
+#[test]
+fn cli_log_format_xml() {
+    bad_cli(&["--log-format", "xml", "state", "x"], "--log-format");
+}
+
+#[test]
+fn cli_bundle_does_not_exist() {
+    let id = unique_id("bad");
+    bad_cli(
+        &["create", "--bundle", "/no/such/bundle-dir", &id],
+        "/no/such/bundle-dir",
+    );
+}
+
+#[test]
+fn cli_unknown_container() {
+    let id = unique_id("ghost");
+    for cmd in [
+        &["start", id.as_str()][..],
+        &["kill", id.as_str(), "KILL"],
+        &["delete", id.as_str()],
+        &["state", id.as_str()],
+        &["exec", id.as_str(), "true"],
+        &["pause", id.as_str()],
+        &["resume", id.as_str()],
+        &["ps", id.as_str()],
+    ] {
+        bad_cli(cmd, &id);
+    }
+}
+
+// ---- lifecycle commands on the wrong container ---------------------------------------
+
+/// A created container (process: sleep 100) in `rt`.
+fn create(rt: &Rt, args: &[&str]) -> (Bundle, String) {
+    let b = Bundle::busybox(args);
+    let id = unique_id("bad");
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    (b, id)
+}
+
+fn status(rt: &Rt, id: &str) -> String {
+    rt.state(id)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_status(rt: &Rt, id: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(rt, id) != want {
+        assert!(Instant::now() < deadline, "{id} never reached {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn kill_unknown_signal() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["sleep", "100"]);
+    let out = rt.run(&["kill", &id, "SIGFOO"]);
+    assert_one_line(&out, "SIGFOO", "kill SIGFOO");
+    assert_eq!(
+        status(&rt, &id),
+        "created",
+        "a bad kill changed the container"
+    );
+    let out = rt.run(&["kill", &id, "99"]);
+    assert_one_line(&out, "99", "kill 99");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn create_existing_id() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["sleep", "100"]);
+    let pid = rt.state(&id)["pid"].as_i64();
+    let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_one_line(&out, &id, "create again");
+    // The first container is untouched.
+    assert_eq!(status(&rt, &id), "created");
+    assert_eq!(rt.state(&id)["pid"].as_i64(), pid);
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn delete_running_without_force() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["sleep", "100"]);
+    rt.ok(&["start", &id]);
+    wait_status(&rt, &id, "running");
+    let out = rt.run(&["delete", &id]);
+    assert_one_line(&out, &id, "delete running");
+    assert_eq!(status(&rt, &id), "running", "delete without -f touched it");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn exec_into_stopped_container() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["true"]);
+    rt.ok(&["start", &id]);
+    wait_status(&rt, &id, "stopped");
+    let out = rt.run(&["exec", &id, "true"]);
+    assert_one_line(&out, &id, "exec into stopped");
+    rt.ok(&["delete", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn start_twice() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["sleep", "100"]);
+    rt.ok(&["start", &id]);
+    let out = rt.run(&["start", &id]);
+    assert_one_line(&out, &id, "start twice");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn exec_args0_not_found() {
+    let rt = Rt::new();
+    let (b, id) = create(&rt, &["sleep", "100"]);
+    rt.ok(&["start", &id]);
+    let out = rt.run(&["exec", &id, "/bin/no-such-binary"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("no-such-binary") && stderr.lines().count() == 1,
+        "exec of a missing binary: {stderr:?}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
