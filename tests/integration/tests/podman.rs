@@ -15,12 +15,12 @@
 //! cleanup process, which then leaves `--rm` containers behind; runc behaves the same).
 //!
 //! podman is installed by hack/podman-setup.sh when missing; if that fails the test fails.
+use integration::{rt_bin, unique_id, workspace};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -30,34 +30,6 @@ const RT_DEFAULT_ROOT: &str = "/run/rt";
 const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long cleanup (conmon's exit command, state removal) may take to show.
 const SETTLE: Duration = Duration::from_secs(15);
-
-fn workspace() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    p.canonicalize().unwrap_or(p)
-}
-
-/// `$RT_BIN`, else the debug build (the harness's `rt_bin()` contract).
-fn rt_bin() -> PathBuf {
-    let p = match std::env::var_os("RT_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => workspace().join("target/x86_64-unknown-linux-gnu/debug/rt"),
-    };
-    assert!(
-        p.is_file(),
-        "rt binary not found at {} (set $RT_BIN or `cargo build -p rt`)",
-        p.display()
-    );
-    p.canonicalize().unwrap_or(p)
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// Installs podman once per test process (hack/podman-setup.sh), loudly.
 fn ensure_podman() {
@@ -116,7 +88,7 @@ impl Out {
 /// wait on), failing the test if it runs past CMD_TIMEOUT.
 fn run_cmd(cmd: &mut Command, scratch: &Path) -> Out {
     let desc = format!("{cmd:?}");
-    let n = unique("out");
+    let n = unique_id("out");
     let (po, pe) = (
         scratch.join(format!("{n}.o")),
         scratch.join(format!("{n}.e")),
@@ -217,7 +189,7 @@ impl Podman {
     fn new() -> Podman {
         ensure_podman();
         let rt = rt_bin();
-        let name = unique("rt-test-podman");
+        let name = unique_id("rt-test-podman");
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("podman temp dir");
