@@ -6,7 +6,8 @@
 //! `--cgroup-parent` of our own (`/rt-test-podman-...`, removed at the end); the vfs storage
 //! driver; `--network none`; a containers.conf (CONTAINERS_CONF) that lowers the default
 //! ulimits, since root here lacks CAP_SYS_RESOURCE and podman's defaults (nofile 1048576)
-//! exceed the hard limit, which fails for any runtime. The image is a busybox rootfs
+//! exceed the hard limit, which fails for any runtime; `runtime_supports_json` lists "rt" so
+//! podman hands rt `--log <file> --log-format json`. The image is a busybox rootfs
 //! tarball brought in with `podman import`: nothing is pulled.
 //!
 //! Rootful podman passes no `--root` to the OCI runtime, so rt keeps its state in its
@@ -14,12 +15,12 @@
 //! cleanup process, which then leaves `--rm` containers behind; runc behaves the same).
 //!
 //! podman is installed by hack/podman-setup.sh when missing; if that fails the test fails.
+use integration::{rt_bin, unique_id, workspace};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -29,34 +30,6 @@ const RT_DEFAULT_ROOT: &str = "/run/rt";
 const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long cleanup (conmon's exit command, state removal) may take to show.
 const SETTLE: Duration = Duration::from_secs(15);
-
-fn workspace() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    p.canonicalize().unwrap_or(p)
-}
-
-/// `$RT_BIN`, else the debug build (the harness's `rt_bin()` contract).
-fn rt_bin() -> PathBuf {
-    let p = match std::env::var_os("RT_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => workspace().join("target/x86_64-unknown-linux-gnu/debug/rt"),
-    };
-    assert!(
-        p.is_file(),
-        "rt binary not found at {} (set $RT_BIN or `cargo build -p rt`)",
-        p.display()
-    );
-    p.canonicalize().unwrap_or(p)
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// Installs podman once per test process (hack/podman-setup.sh), loudly.
 fn ensure_podman() {
@@ -115,7 +88,7 @@ impl Out {
 /// wait on), failing the test if it runs past CMD_TIMEOUT.
 fn run_cmd(cmd: &mut Command, scratch: &Path) -> Out {
     let desc = format!("{cmd:?}");
-    let n = unique("out");
+    let n = unique_id("out");
     let (po, pe) = (
         scratch.join(format!("{n}.o")),
         scratch.join(format!("{n}.e")),
@@ -216,7 +189,7 @@ impl Podman {
     fn new() -> Podman {
         ensure_podman();
         let rt = rt_bin();
-        let name = unique("rt-test-podman");
+        let name = unique_id("rt-test-podman");
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("podman temp dir");
@@ -230,6 +203,9 @@ log_driver = "k8s-file"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+# podman passes `--log FILE --log-format json` only to runtimes named here, then reports
+# the last error line of FILE: rt writes runc's JSON log lines
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "rt"]
 events_logfile_path = "{d}/events.log"
 tmp_dir = "{d}/tmp"
 volume_path = "{d}/volumes"
@@ -358,16 +334,27 @@ impl Drop for Podman {
         for m in points {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
-        for root in cgroup_roots() {
-            let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
-            if let Ok(entries) = fs::read_dir(&parent) {
-                for e in entries.flatten() {
-                    if e.path().is_dir() {
-                        let _ = fs::remove_dir(e.path());
+        // conmon leaves its cgroup (<parent>/conmon) only when it exits, after podman's
+        // cleanup process: retry until the whole parent is gone.
+        let roots = cgroup_roots();
+        let gone = settle(|| {
+            let mut left = false;
+            for root in &roots {
+                let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
+                if let Ok(entries) = fs::read_dir(&parent) {
+                    for e in entries.flatten() {
+                        if e.path().is_dir() {
+                            let _ = fs::remove_dir(e.path());
+                        }
                     }
                 }
+                let _ = fs::remove_dir(&parent);
+                left |= parent.exists();
             }
-            let _ = fs::remove_dir(&parent);
+            !left
+        });
+        if !gone && !std::thread::panicking() {
+            panic!("cgroup parent {} could not be removed", self.cgroup_parent);
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
@@ -444,6 +431,12 @@ fn podman_run_propagates_exit_code() {
     // A command that is not there: podman reports 127, as with runc.
     let out = p.run(&["--rm", &p.image, "/no/such/binary"]);
     assert_eq!(out.code(), 127, "{}\nstderr: {}", out.desc, out.stderr);
+    // rt's error comes back through its JSON log
+    assert!(
+        out.stderr.contains("/no/such/binary"),
+        "podman stderr: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -529,4 +522,126 @@ fn podman_stop_start_restart() {
     assert_eq!(insp.stdout.trim(), "running", "after restart");
     p.podman(&["rm", "-f", "-t", "0", "ss"]).ok();
     assert_gone(&p, &id, None);
+}
+
+#[test]
+fn podman_run_options_reach_the_container() {
+    let p = Podman::new();
+    // -t: a pty from rt's console socket
+    let out = p.run(&["--rm", "-t", &p.image, "tty"]).ok();
+    assert_eq!(out.stdout.trim(), "/dev/pts/0", "stderr: {}", out.stderr);
+    // -i: stdin reaches the container through conmon
+    let mut c = p.cmd();
+    c.args(["run", "--rm", "-i", "--network", "none"]).args([
+        "--cgroup-parent",
+        &p.cgroup_parent,
+        &p.image,
+        "cat",
+    ]);
+    let input = p.dir.join("stdin");
+    fs::write(&input, "hello-stdin\n").unwrap();
+    let desc = format!("{c:?} < {}", input.display());
+    let o = c
+        .stdin(fs::File::open(&input).unwrap())
+        .output()
+        .unwrap_or_else(|e| panic!("{desc}: {e}"));
+    assert!(
+        o.status.success(),
+        "{desc}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello-stdin\n");
+    // user, environment, working directory
+    let out = p
+        .run(&[
+            "--rm",
+            "--user",
+            "1000:1000",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp",
+            &p.image,
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $FOO $(pwd)",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "1000:1000 bar /tmp\n", "stderr: {}", out.stderr);
+    // a resource limit podman puts in linux.resources lands in the container's cgroup
+    let out = p
+        .run(&[
+            "--rm",
+            "--memory",
+            "64m",
+            &p.image,
+            "sh",
+            "-c",
+            "grep -E '^[0-9]+:memory:' /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ])
+        .ok();
+    let mut lines = out.stdout.lines();
+    let cg = lines.next().unwrap_or_default();
+    assert!(
+        cg.contains(&format!("{}/libpod-", p.cgroup_parent)),
+        "memory cgroup {cg:?} not under {}",
+        p.cgroup_parent
+    );
+    assert_eq!(lines.next(), Some("67108864"), "stdout: {}", out.stdout);
+}
+
+#[test]
+fn podman_pause_unpause_update_top() {
+    let p = Podman::new();
+    let id = p
+        .run(&["-d", &p.image, "sleep", "1000"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let cgroups_path = p.config(&id)["linux"]["cgroupsPath"]
+        .as_str()
+        .expect("linux.cgroupsPath")
+        .to_string();
+    let memory = Path::new("/sys/fs/cgroup/memory").join(cgroups_path.trim_start_matches('/'));
+    let freezer = Path::new("/sys/fs/cgroup/freezer").join(cgroups_path.trim_start_matches('/'));
+    let status = |p: &Podman| {
+        p.podman(&["inspect", "-f", "{{.State.Status}}", &id])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+
+    p.podman(&["pause", &id]).ok();
+    assert_eq!(status(&p), "paused");
+    if freezer.is_dir() {
+        let st = fs::read_to_string(freezer.join("freezer.state")).unwrap_or_default();
+        assert_eq!(st.trim(), "FROZEN", "{}", freezer.display());
+    }
+    p.podman(&["unpause", &id]).ok();
+    assert_eq!(status(&p), "running");
+
+    // `podman update` goes through `rt update --resources -`
+    p.podman(&["update", "--memory", "128m", &id]).ok();
+    let limit = fs::read_to_string(memory.join("memory.limit_in_bytes"))
+        .unwrap_or_else(|e| panic!("{}: {e}", memory.display()));
+    assert_eq!(limit.trim(), "134217728");
+
+    let top = p.podman(&["top", &id]).ok();
+    assert!(
+        top.stdout.contains("sleep 1000"),
+        "podman top: {}",
+        top.stdout
+    );
+
+    let out = p.podman(&["exec", "-t", &id, "tty"]).ok();
+    assert!(
+        out.stdout.trim().starts_with("/dev/pts/"),
+        "exec -t: {}",
+        out.stdout
+    );
+
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert_gone(&p, &id, Some(&cgroups_path));
 }
