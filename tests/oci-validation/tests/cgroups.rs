@@ -1,0 +1,306 @@
+//! linux.cgroupsPath and linux.resources through real containers: where the container's
+//! processes land, that limits are applied and enforced, pause/resume, update, events,
+//! and that nothing is left behind. Host layout: cgroup v1 (+ hybrid cgroup2) or v2.
+use integration::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn is_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The host directory of `cgroups_path` for a v1 controller (or the v2 dir).
+fn host_dir(controller: &str, cgroups_path: &str) -> PathBuf {
+    let rel = cgroups_path.trim_start_matches('/');
+    if is_v2() {
+        Path::new("/sys/fs/cgroup").join(rel)
+    } else {
+        Path::new("/sys/fs/cgroup").join(controller).join(rel)
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+fn set_resources(b: &mut Bundle, r: Value) {
+    b.config["linux"]["resources"] = r;
+    b.save();
+}
+
+/// `rt run -d` a sleeping container; returns its id.
+fn run_sleeper(rt: &Rt, b: &mut Bundle) -> String {
+    b.set_args(&["/bin/sleep", "1000"]);
+    b.save();
+    let id = unique_id("cg");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    rt.wait_status(&id, "running");
+    id
+}
+
+#[test]
+fn init_joins_every_hierarchy_at_cgroups_path() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    let id = unique_id("cgj");
+    let out = probe_id(&rt, &mut b, &id, &[]);
+    let cgp = b.cgroups_path();
+    let lines = out["cgroup"].as_array().expect("cgroup list");
+    assert!(!lines.is_empty());
+    // No cgroup namespace in the default config: the host paths are visible.
+    for l in lines {
+        assert_eq!(l["path"], json!(cgp), "{l}");
+    }
+    if !is_v2() {
+        let ctl: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l["controllers"].as_str())
+            .collect();
+        for want in ["memory", "pids", "freezer", "devices", "name=systemd"] {
+            if Path::new("/sys/fs/cgroup")
+                .join(want.trim_start_matches("name="))
+                .exists()
+            {
+                assert!(ctl.contains(&want), "{want} missing from {ctl:?}");
+            }
+        }
+        if Path::new("/sys/fs/cgroup/unified").exists() {
+            assert!(
+                ctl.contains(&""),
+                "hybrid cgroup2 (0::) missing from {ctl:?}"
+            );
+        }
+    }
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn limits_are_written_and_visible_inside() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(
+        &mut b,
+        json!({
+            "devices": [{"allow": false, "access": "rwm"}],
+            "memory": {"limit": 67108864},
+            "pids": {"limit": 25},
+            "cpu": {"shares": 512, "quota": 20000, "period": 100000}
+        }),
+    );
+    let id = run_sleeper(&rt, &mut b);
+    let cgp = b.cgroups_path();
+    if is_v2() {
+        let d = host_dir("", &cgp);
+        assert_eq!(read(&d.join("memory.max")), "67108864");
+        assert_eq!(read(&d.join("pids.max")), "25");
+        assert_eq!(read(&d.join("cpu.max")), "20000 100000");
+        assert_eq!(read(&d.join("cpu.weight")), "20"); // 1 + (510*9999)/262142
+    } else {
+        assert_eq!(
+            read(&host_dir("memory", &cgp).join("memory.limit_in_bytes")),
+            "67108864"
+        );
+        assert_eq!(read(&host_dir("pids", &cgp).join("pids.max")), "25");
+        assert_eq!(read(&host_dir("cpu", &cgp).join("cpu.shares")), "512");
+        assert_eq!(
+            read(&host_dir("cpu", &cgp).join("cpu.cfs_quota_us")),
+            "20000"
+        );
+        // runc's device list: the config's deny-all, then its default allow-list.
+        let mut list: Vec<String> = read(&host_dir("devices", &cgp).join("devices.list"))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        list.sort();
+        let mut want = vec![
+            "b *:* m",
+            "c *:* m",
+            "c 1:3 rwm",
+            "c 1:5 rwm",
+            "c 1:7 rwm",
+            "c 1:8 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:2 rwm",
+            "c 10:200 rwm",
+            "c 136:* rwm",
+        ];
+        want.sort();
+        assert_eq!(list, want);
+    }
+    // The runc spec's `cgroup` mount shows the container its own cgroup.
+    let inside = if is_v2() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    let r = exec_probe(&rt, &id, &["read", inside]);
+    assert_eq!(r["data"].as_str().map(str::trim), Some("67108864"), "{r}");
+
+    // events --stats: runc's JSON.
+    let ev: Value = serde_json::from_str(&rt.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 67108864, "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 25, "{ev}");
+    assert!(
+        ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{ev}"
+    );
+    assert!(ev["data"]["cpu"]["usage"]["total"].is_u64(), "{ev}");
+
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn memory_limit_oom_kills_the_container() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(&mut b, json!({"memory": {"limit": 33554432}}));
+    b.set_args(&["/bin/rt-probe", "alloc", "128"]);
+    b.save();
+    let id = unique_id("oom");
+    let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
+    assert_eq!(out.status.code(), Some(137), "{}", describe(&["run"], &out));
+    // `run` without --keep deletes the container itself.
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn pids_limit_stops_forks() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(&mut b, json!({"pids": {"limit": 5}}));
+    let r = probe(&rt, &mut b, &["fork", "20"]);
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["errno"], libc::EAGAIN, "{r}");
+    assert!(r["forked"].as_u64().unwrap() < 5, "{r}");
+}
+
+#[test]
+fn device_rules_are_enforced() {
+    if is_v2() {
+        return; // v2 device rules (eBPF) are not implemented
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    // /dev/kmsg: a write-only open needs no privilege, only the devices cgroup's consent.
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}
+    ]);
+    b.save();
+    let r = probe(&rt, &mut b, &["open", "/dev/kmsg", "w"]);
+    assert_eq!(
+        r["errno"],
+        libc::EPERM,
+        "denied by the default deny-all: {r}"
+    );
+    let r = probe(&rt, &mut b, &["open", "/dev/null", "rw"]);
+    assert_eq!(r["ok"], true, "allowed by runc's default list: {r}");
+    set_resources(
+        &mut b,
+        json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}
+        ]}),
+    );
+    let r = probe(&rt, &mut b, &["open", "/dev/kmsg", "w"]);
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+#[test]
+fn pause_resume_and_update() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}}),
+    );
+    let id = run_sleeper(&rt, &mut b);
+    let cgp = b.cgroups_path();
+
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    if is_v2() {
+        assert_eq!(read(&host_dir("", &cgp).join("cgroup.freeze")), "1");
+    } else {
+        assert_eq!(
+            read(&host_dir("freezer", &cgp).join("freezer.state")),
+            "FROZEN"
+        );
+    }
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+
+    // Only what is given changes (Docker sends memory 0 when updating other fields).
+    rt.ok(&["update", "--pids-limit", "30", &id]);
+    rt.ok(&["update", "--memory", "128m", &id]);
+    let (mem, pids) = if is_v2() {
+        let d = host_dir("", &cgp);
+        (read(&d.join("memory.max")), read(&d.join("pids.max")))
+    } else {
+        (
+            read(&host_dir("memory", &cgp).join("memory.limit_in_bytes")),
+            read(&host_dir("pids", &cgp).join("pids.max")),
+        )
+    };
+    assert_eq!(mem, "134217728");
+    assert_eq!(pids, "30");
+
+    // A paused container can be deleted with -f.
+    rt.ok(&["pause", &id]);
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn nested_and_relative_paths_are_removed_on_delete() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    let top = unique_id("rt-test-nest");
+    // Relative: under the hierarchy root.
+    b.config["linux"]["cgroupsPath"] = json!(format!("{top}/a/b"));
+    let id = run_sleeper(&rt, &mut b);
+    let ctl = if is_v2() { "" } else { "memory" };
+    assert!(host_dir(ctl, &format!("/{top}/a/b")).is_dir());
+    let procs = read(&host_dir(ctl, &format!("/{top}/a/b")).join("cgroup.procs"));
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    rt.ok(&["delete", "-f", &id]);
+    assert!(
+        !host_dir(ctl, &format!("/{top}")).exists(),
+        "created parents must go too"
+    );
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{top}/a/b"));
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+#[test]
+fn bad_resources_fail_with_the_json_path_and_leave_nothing() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    let (res, field) = if is_v2() {
+        (
+            json!({"network": {"classID": 1}}),
+            "linux.resources.network",
+        )
+    } else if !Path::new("/sys/fs/cgroup/net_cls").exists() {
+        (
+            json!({"network": {"classID": 1}}),
+            "linux.resources.network.classID",
+        )
+    } else {
+        (
+            json!({"memory": {"swappiness": 200}}),
+            "linux.resources.memory.swappiness",
+        )
+    };
+    set_resources(&mut b, res);
+    let id = unique_id("bad");
+    let err = rt.fail(&["run", "--bundle", b.dir_str(), &id]);
+    assert!(err.contains(field), "{err}");
+    assert_no_leftovers(&rt, &id, &b);
+}
