@@ -10,13 +10,7 @@ fn main() {
                 std::process::exit(0);
             }
             // runc exits 1 on usage errors; callers only distinguish 0 from non-zero.
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("rt: {first} (see rt --help)");
+            eprintln!("rt: {} (see rt --help)", usage_error(&e));
             std::process::exit(1);
         }
     };
@@ -31,4 +25,24 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// clap's message as one line, naming the argument at fault, e.g.
+/// "the following required arguments were not provided: <ID>".
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let mut line: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(ContextValue::Strings(args)) = e.get(ContextKind::InvalidArg) {
+        if !args.iter().any(|a| line.contains(a.as_str())) {
+            line = format!("{line} {}", args.join(", "));
+        }
+    }
+    line
 }

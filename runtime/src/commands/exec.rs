@@ -12,9 +12,13 @@ pub fn run(root: &Path, a: Exec) -> Result<i32> {
     let (dir, st) = lifecycle::load(root, &a.id)?;
     match dir.status(&st) {
         Status::Running | Status::Created => {}
-        s => bail!("cannot exec in a {} container", s.as_str()),
+        s => bail!("cannot exec in container {}: it is {}", a.id, s.as_str()),
     }
     let process = build_process(&a, st.config.process().as_ref())?;
+    crate::spec::validate::validate_process(
+        &process,
+        if a.process.is_some() { "" } else { "process" },
+    )?;
     if process.terminal().unwrap_or(false) && a.detach && a.console_socket.is_none() {
         bail!("--tty with --detach needs --console-socket");
     }

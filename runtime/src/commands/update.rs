@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub fn run(root: &Path, a: Update) -> Result<i32> {
-    let (dir, mut st) = lifecycle::load(root, &a.id)?;
+    let (dir, st) = lifecycle::load(root, &a.id)?;
     if dir.status(&st) == Status::Stopped {
         bail!("container {} is not running", a.id);
     }
@@ -28,11 +28,6 @@ pub fn run(root: &Path, a: Update) -> Result<i32> {
     };
     apply_flags(&a, &mut res)?;
     st.cgroup.update(&res)?;
-    // Remember the new limits, as runc does, so a later state/update sees them.
-    if let Some(linux) = st.config.linux_mut().as_mut() {
-        linux.set_resources(Some(res));
-    }
-    dir.save(&st)?;
     Ok(0)
 }
 

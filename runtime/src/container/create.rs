@@ -71,6 +71,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     let linux = spec.linux().as_ref();
     let ns = namespaces::plan(linux)?;
 
+    crate::logging::debug("create: config loaded and validated");
     // 2. The container's directory claims the id.
     let dir = ContainerDir::create(root, id)?;
     let mut undo = Undo {
@@ -85,6 +86,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
     undo.cgroup = Some(cgroup.clone());
 
+    crate::logging::debug("create: cgroup made");
     // 4. The exec fifo that `start` opens.
     let fifo = dir.exec_fifo();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -153,9 +155,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     state.pid_start = state::process_start_time(pid).unwrap_or(0);
     dir.save(&state)?;
 
-    // 7. Id maps and the cgroup, then the init may go on.
+    crate::logging::debug("create: init cloned");
+    // 7. Id maps, then the init may go on; it joins its cgroup while the init mounts.
     namespaces::write_id_maps(pid, linux)?;
-    cgroup.add_task(pid)?;
     let creating = state::hook_state_json(&state, Status::Creating);
     if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_deref()) {
         undo.poststop = Some((h, state::hook_state_json(&state, Status::Stopped)));
@@ -163,7 +165,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     chan.send(&Msg::Go {
         state: String::from_utf8_lossy(&creating).into_owned(),
     })?;
+    // On cgroup v1 the first attach after a quiet spell waits for an RCU grace period
+    // (~10 ms here): overlapped with the init's mount work instead of before it. The init
+    // does not unshare its cgroup namespace, nor run anything of the container's, before
+    // HooksDone, which comes after this.
+    cgroup.add_task(pid)?;
 
+    crate::logging::debug("create: init joined to its cgroup");
     // 8. Hooks that run in the runtime's namespaces, once the init's mounts are made.
     chan.expect(Msg::RunHooks)?;
     if let Some(h) = spec.hooks() {
@@ -181,10 +189,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     }
     chan.send(&Msg::HooksDone)?;
 
+    crate::logging::debug("create: runtime hooks done");
     // 9. The init is ready and waits for start: record it (first handing its seccomp
     // listener, if any, to the agent).
     loop {
-        match chan.recv()? {
+        let msg = chan.recv().map_err(|e| oom_hint(e, &cgroup, linux))?;
+        match msg {
             Msg::Ready => break,
             Msg::SeccompFd(fd) => {
                 let seccomp = linux.and_then(|l| l.seccomp().as_ref());
@@ -231,4 +241,24 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         .map_err(|e| anyhow!("--pid-file {}: {e}", path.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("--pid-file {}: {e}", path.display()))?;
     Ok(())
+}
+
+/// An init that died while being created may have been OOM-killed by a memory limit
+/// below what it needs: say so, naming the field, rather than "exited".
+fn oom_hint(
+    e: anyhow::Error,
+    cgroup: &Cgroup,
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> anyhow::Error {
+    if cgroup.oom_count().unwrap_or(0) == 0 {
+        return e;
+    }
+    let limit = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit());
+    match limit {
+        Some(l) => anyhow!("linux.resources.memory.limit: the container's init was OOM-killed during create: {l} bytes is too little"),
+        None => anyhow!("the container's init was OOM-killed during create ({e})"),
+    }
 }

@@ -65,10 +65,6 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
 
     // Namespaces.
     namespaces::enter_joined(&args.ns.join)?;
-    if args.ns.new_cgroup {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| anyhow!("linux.namespaces: new cgroup namespace: {e}"))?;
-    }
     if args.ns.new_time {
         namespaces::unshare_time(linux)?;
     }
@@ -91,17 +87,32 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     )
     .context("opening the exec fifo")?;
 
+    crate::logging::debug("init: namespaces joined");
     // Mounts, /dev, then the hooks that want to see them.
     rootfs::prepare(spec, args.rootfs, args.cgroup, args.ns.new_user)?;
+    // rt now joins us to our cgroup (slow on v1: an RCU grace period), then runs the
+    // prestart and createRuntime hooks and answers HooksDone. Hooks must see us in our
+    // cgroup and run before pivot_root, so with hooks we wait here; without, the wait
+    // moves to just before anything that needs the cgroup, and the two overlap.
+    crate::logging::debug("init: mounts and /dev made");
     chan.send(&Msg::RunHooks)?;
-    chan.expect(Msg::HooksDone)?;
+    let mut in_cgroup = false;
     if let Some(h) = spec.hooks() {
+        #[allow(deprecated)]
+        let any = [h.prestart(), h.create_runtime(), h.create_container()]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+        if any {
+            chan.expect(Msg::HooksDone)?;
+            in_cgroup = true;
+        }
         hooks::run(
             "createContainer",
             h.create_container().as_deref().unwrap_or(&[]),
             hook_state.as_bytes(),
         )?;
     }
+    crate::logging::debug("init: before pivot_root");
     rootfs::pivot(args.rootfs, args.no_pivot)?;
     if let Some(sock) = args.console {
         let size = process
@@ -114,6 +125,7 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     process::set_cwd(process.cwd())?;
     rootfs::finalize(spec)?;
 
+    crate::logging::debug("init: rootfs finalized");
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).map_err(|e| anyhow!("hostname: {e}"))?;
     }
@@ -160,9 +172,20 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         .map(seccomp::compile)
         .transpose()?;
 
+    crate::logging::debug("init: process attributes set, seccomp compiled");
+    if !in_cgroup {
+        chan.expect(Msg::HooksDone)?;
+    }
+    // rt has put us in our cgroup by now: it becomes the cgroup namespace's root.
+    if args.ns.new_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| anyhow!("linux.namespaces: new cgroup namespace: {e}"))?;
+    }
+
     // As runc: privileges are dropped and seccomp is on before `create` returns.
     let listener = lock_down(process, filter, args.extra_fds)?;
     hand_over_listener(chan, listener)?;
+    crate::logging::debug("init: privileges dropped, ready");
     chan.send(&Msg::Ready)?;
 
     // Blocks until `rt start` opens the fifo for reading.
