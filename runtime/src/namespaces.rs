@@ -26,6 +26,8 @@ pub struct Plan {
     pub new_ipc: bool,
     /// Namespaces joined by path, opened by rt: the pid one rt enters around the clone.
     pub join_pid: Option<File>,
+    /// A user namespace joined by path (entered by the intermediate process).
+    pub join_user: Option<File>,
     /// The rest, entered by the init (mount last of all, so the others' paths resolve).
     pub join: Vec<(LinuxNamespaceType, File)>,
 }
@@ -57,6 +59,15 @@ pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
+impl Plan {
+    /// A joined user namespace, or a new one beside joined namespaces, needs a process
+    /// that enters the joined ones first and then creates the new ones inside them.
+    pub fn needs_intermediate(&self) -> bool {
+        self.join_user.is_some()
+            || (self.new_user && (!self.join.is_empty() || self.join_pid.is_some()))
+    }
+}
+
 pub fn plan(linux: Option<&Linux>) -> Result<Plan> {
     let mut p = Plan {
         clone_flags: CloneFlags::empty(),
@@ -67,6 +78,7 @@ pub fn plan(linux: Option<&Linux>) -> Result<Plan> {
         new_net: false,
         new_ipc: false,
         join_pid: None,
+        join_user: None,
         join: Vec::new(),
     };
     let namespaces = linux.and_then(|l| l.namespaces().as_ref());
@@ -78,9 +90,7 @@ pub fn plan(linux: Option<&Linux>) -> Result<Plan> {
                     .with_context(|| format!("linux.namespaces[{i}].path: {}", path.display()))?;
                 match t {
                     LinuxNamespaceType::Pid => p.join_pid = Some(f),
-                    LinuxNamespaceType::User => {
-                        bail!("linux.namespaces[{i}]: joining a user namespace by path is not supported yet")
-                    }
+                    LinuxNamespaceType::User => p.join_user = Some(f),
                     _ => p.join.push((t, f)),
                 }
             }
@@ -99,9 +109,6 @@ pub fn plan(linux: Option<&Linux>) -> Result<Plan> {
                 }
             },
         }
-    }
-    if p.new_user && !p.join.is_empty() {
-        bail!("linux.namespaces: joining namespaces by path together with a new user namespace is not supported yet");
     }
     // Mount last: after it, other paths would resolve in the container's view.
     p.join.sort_by_key(|(t, _)| *t == LinuxNamespaceType::Mount);

@@ -7,6 +7,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Msg {
+    /// intermediate → rt: I have a new user namespace: write its id maps.
+    WriteMaps,
+    /// rt → intermediate: maps written.
+    MapsDone,
+    /// intermediate → rt: the init's pid (in rt's pid namespace).
+    InitPid(i32),
     /// rt → init: id maps written, cgroup joined: go on. Carries the state JSON
     /// (with the init's host pid) that hooks run inside the container get.
     Go { state: String },

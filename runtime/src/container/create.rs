@@ -125,16 +125,40 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
 
     // 6. The init, cloned straight into its namespaces.
     let (chan, init_chan) = channel::pair()?;
-    let back = namespaces::enter_pid(ns.join_pid.as_ref())?;
-    let pid = sys::clone_fork(ns.clone_flags.bits())
-        .map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
-    if pid == 0 {
+    let via_intermediate = ns.needs_intermediate();
+    let back = match via_intermediate {
+        false => namespaces::enter_pid(ns.join_pid.as_ref())?,
+        true => None,
+    };
+    let flags = if via_intermediate {
+        0
+    } else {
+        ns.clone_flags.bits()
+    };
+    let child = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
+    if child == 0 {
         drop(chan);
+        if via_intermediate {
+            match intermediate(&ns, &init_chan) {
+                Ok(0) => {}
+                Ok(init) => {
+                    let _ = init_chan.send(&Msg::InitPid(init));
+                    // SAFETY: _exit in a forked child.
+                    unsafe { libc::_exit(0) }
+                }
+                Err(e) => {
+                    let _ = init_chan.send(&Msg::Error(format!("{e:#}")));
+                    // SAFETY: _exit in a forked child.
+                    unsafe { libc::_exit(1) }
+                }
+            }
+        }
         init::main(
             InitArgs {
                 spec: &spec,
                 rootfs: &rootfs,
                 ns: &ns,
+                joined: via_intermediate,
                 cgroup: &cgroup,
                 fifo: &fifo,
                 console: console_init,
@@ -146,8 +170,17 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
             init_chan,
         );
     }
+    // Our copies of the child's ends: the init's EOF must reach us if it dies.
     drop(init_chan);
     drop(console_init);
+    let pid = if via_intermediate {
+        undo.pid = Some(child);
+        let pid = await_init(child, &chan, linux)?;
+        let _ = waitpid(Pid::from_raw(child), None);
+        pid
+    } else {
+        child
+    };
     undo.pid = Some(pid);
     namespaces::leave_pid(back)?;
     state.pid = pid;
@@ -157,7 +190,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
 
     crate::logging::debug("create: init cloned");
     // 7. Id maps, then the init may go on; it joins its cgroup while the init mounts.
-    namespaces::write_id_maps(pid, linux)?;
+    if !via_intermediate {
+        namespaces::write_id_maps(pid, linux)?;
+    }
     let creating = state::hook_state_json(&state, Status::Creating);
     if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_deref()) {
         undo.poststop = Some((h, state::hook_state_json(&state, Status::Stopped)));
@@ -260,5 +295,50 @@ fn oom_hint(
     match limit {
         Some(l) => anyhow!("linux.resources.memory.limit: the container's init was OOM-killed during create: {l} bytes is too little"),
         None => anyhow!("the container's init was OOM-killed during create ({e})"),
+    }
+}
+
+/// The intermediate process, for a joined user namespace (or a new one beside joined
+/// namespaces): enter what is joined, then create what is new inside it, then clone the
+/// init as rt's child (CLONE_PARENT), so its pid is valid in rt's pid namespace.
+/// Returns 0 in the init, the init's pid in the intermediate.
+fn intermediate(ns: &namespaces::Plan, chan: &channel::Channel) -> Result<i32> {
+    use nix::sched::{setns, unshare, CloneFlags};
+    use std::os::fd::AsFd;
+    if let Some(u) = &ns.join_user {
+        setns(u.as_fd(), CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| anyhow!("joining user namespace: {e}"))?;
+    }
+    namespaces::enter_joined(&ns.join)?;
+    if let Some(p) = &ns.join_pid {
+        setns(p.as_fd(), CloneFlags::CLONE_NEWPID)
+            .map_err(|e| anyhow!("joining pid namespace: {e}"))?;
+    }
+    if ns.new_user {
+        unshare(CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| anyhow!("linux.namespaces: new user namespace: {e}"))?;
+        chan.send(&Msg::WriteMaps)?;
+        chan.expect(Msg::MapsDone)?;
+    }
+    let rest = ns.clone_flags - CloneFlags::CLONE_NEWUSER;
+    unshare(rest).map_err(|e| anyhow!("linux.namespaces: unshare: {e}"))?;
+    Ok(sys::clone_fork(libc::CLONE_PARENT).map_err(|e| anyhow!("clone: {e}"))?)
+}
+
+/// rt's side of the intermediate: write its id maps when asked, learn the init's pid.
+fn await_init(
+    intermediate: i32,
+    chan: &channel::Channel,
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> Result<i32> {
+    loop {
+        match chan.recv()? {
+            Msg::WriteMaps => {
+                namespaces::write_id_maps(intermediate, linux)?;
+                chan.send(&Msg::MapsDone)?;
+            }
+            Msg::InitPid(pid) => return Ok(pid),
+            m => bail!("protocol error: expected InitPid, got {m:?}"),
+        }
     }
 }

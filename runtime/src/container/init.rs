@@ -23,6 +23,8 @@ pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub ns: &'a Plan,
+    /// The joined namespaces were entered already (by the intermediate process).
+    pub joined: bool,
     pub cgroup: &'a Cgroup,
     pub fifo: &'a Path,
     pub console: Option<UnixStream>,
@@ -64,7 +66,9 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     // Namespaces.
-    namespaces::enter_joined(&args.ns.join)?;
+    if !args.joined {
+        namespaces::enter_joined(&args.ns.join)?;
+    }
     if args.ns.new_time {
         namespaces::unshare_time(linux)?;
     }
@@ -72,7 +76,7 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         // Best effort, as in runc: some kernels/LSMs refuse keyrings in containers.
         let _ = sys::join_session_keyring(args.id);
     }
-    if args.ns.new_user {
+    if args.ns.new_user || args.ns.join_user.is_some() {
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
@@ -89,7 +93,12 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
 
     crate::logging::debug("init: namespaces joined");
     // Mounts, /dev, then the hooks that want to see them.
-    rootfs::prepare(spec, args.rootfs, args.cgroup, args.ns.new_user)?;
+    rootfs::prepare(
+        spec,
+        args.rootfs,
+        args.cgroup,
+        args.ns.new_user || args.ns.join_user.is_some(),
+    )?;
     // rt now joins us to our cgroup (slow on v1: an RCU grace period), then runs the
     // prestart and createRuntime hooks and answers HooksDone. Hooks must see us in our
     // cgroup and run before pivot_root, so with hooks we wait here; without, the wait
