@@ -322,7 +322,7 @@ fn intermediate(ns: &namespaces::Plan, chan: &channel::Channel) -> Result<i32> {
     }
     let rest = ns.clone_flags - CloneFlags::CLONE_NEWUSER;
     unshare(rest).map_err(|e| anyhow!("linux.namespaces: unshare: {e}"))?;
-    Ok(sys::clone_fork(libc::CLONE_PARENT).map_err(|e| anyhow!("clone: {e}"))?)
+    sys::clone_fork(libc::CLONE_PARENT).map_err(|e| anyhow!("clone: {e}"))
 }
 
 /// rt's side of the intermediate: write its id maps when asked, learn the init's pid.
