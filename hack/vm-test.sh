@@ -7,6 +7,8 @@
 #                                   tests, tests/oci-validation/tests/cgroups.rs, and a plain
 #                                   `rt run` with memory/pids limits checked from inside
 #   hack/vm-test.sh -- CMD ARGS...  run CMD in the guest (cwd: the repository root)
+#   hack/vm-test.sh --full          every test binary of the workspace (cargo test
+#                                   --workspace --no-run), plus the plain `rt run` (slow)
 #   hack/vm-test.sh --no-build ...  do not run cargo; use the newest built test binaries
 #
 # Exits with the guest command's exit status; 125 if the VM could not be set up or gave no
@@ -26,12 +28,14 @@ die() {
 }
 
 build=1
+full=0
 cmd=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build=0 ;;
+    --full) full=1 ;;
     --) shift; cmd=("$@"); break ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
     shift
@@ -47,6 +51,7 @@ need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx switch_root || need_pkgs+=(busybox-static)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
+command -v python3 >/dev/null || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "hack/vm-test.sh: installing ${need_pkgs[*]}" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${need_pkgs[@]}" >&2 ||
@@ -103,10 +108,19 @@ add_mod() {
 for m in virtio_pci 9pnet_virtio 9p overlay; do add_mod "$m"; done
 
 # --- what to run ---------------------------------------------------------------------
-test_exe() { # cargo test args... -> path of the test executable
-    cargo test "$@" --no-run --message-format=json 2>/dev/null |
-        grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4
+test_exes() { # cargo test args... -> paths of the test executables
+    cargo test "$@" --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for l in sys.stdin:
+    try:
+        m = json.loads(l)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        print(m["executable"])
+'
 }
+test_exe() { test_exes "$@" | tail -1; }
 newest() { ls -t "$@" 2>/dev/null | head -1; }
 DEPS=$REPO/target/x86_64-unknown-linux-gnu/debug/deps
 payload_env=""
@@ -128,6 +142,12 @@ if [ ${#cmd[@]} -eq 0 ]; then
         [ -x "$REPO/target/x86_64-unknown-linux-gnu/debug/$b" ] || die "target/.../debug/$b missing (cargo build)"
     done
     payload_env="export RT_LIB_TEST='$lib' RT_CGROUPS_TEST='$cg'"
+    if [ $full = 1 ]; then
+        [ $build = 1 ] || die "--full needs the build (no --no-build)"
+        all=$(test_exes --workspace | tr '\n' ' ')
+        [ -n "$all" ] || die "cargo test --workspace --no-run gave no executables"
+        payload_env="$payload_env RT_FULL_TESTS='$all'"
+    fi
     cmd=(sh hack/vm/payload.sh)
 fi
 

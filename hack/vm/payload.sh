@@ -1,7 +1,7 @@
 # Default payload of hack/vm-test.sh, run by the guest's init (busybox sh, cwd = repo root)
 # on a pure cgroup v2 /sys/fs/cgroup. Needs RT_BIN, RT_LIB_TEST (rt's lib test binary),
-# RT_CGROUPS_TEST (tests/oci-validation/tests/cgroups.rs). Exit status: number of failed
-# steps.
+# RT_CGROUPS_TEST (tests/oci-validation/tests/cgroups.rs); with RT_FULL_TESTS (a list of
+# test executables) runs those instead of the two. Exit status: number of failed steps.
 failed=""
 step() {
     name=$1
@@ -57,8 +57,15 @@ EOF
 
 [ -n "${RT_LIB_TEST:-}" ] || { echo "RT_LIB_TEST unset"; exit 1; }
 [ -n "${RT_CGROUPS_TEST:-}" ] || { echo "RT_CGROUPS_TEST unset"; exit 1; }
-step unit "$RT_LIB_TEST" cgroups --test-threads=1
-step oci-cgroups "$RT_CGROUPS_TEST" --test-threads=1
+if [ -n "${RT_FULL_TESTS:-}" ]; then
+    for t in $RT_FULL_TESTS; do
+        n=${t##*/}
+        step "${n%-*}" "$t" --test-threads="${RT_TEST_THREADS:-2}"
+    done
+else
+    step unit "$RT_LIB_TEST" cgroups --test-threads=1
+    step oci-cgroups "$RT_CGROUPS_TEST" --test-threads=1
+fi
 step plain-run plain_run
 if [ -n "$failed" ]; then
     echo "=== vm payload: FAILED:$failed"
