@@ -13,7 +13,7 @@
 #
 # Exits with the guest command's exit status; 125 if the VM could not be set up or gave no
 # result (missing package, kernel download, boot failure, timeout). Environment:
-#   VM_TIMEOUT   seconds one boot may take (default 900)
+#   VM_TIMEOUT   seconds one boot may take (default 600; --full: 1800)
 #   VM_MEM VM_SMP  guest memory / cpus (default 2G / 2)
 #   VM_LOG       where the serial console log goes (default hack/.cache/vm-last.log)
 # Docs: docs/testing-v2.md.
@@ -44,7 +44,7 @@ done
 CACHE=$REPO/hack/.cache
 mkdir -p "$CACHE"
 LOG=${VM_LOG:-$CACHE/vm-last.log}
-TIMEOUT=${VM_TIMEOUT:-900}
+TIMEOUT=${VM_TIMEOUT:-$([ $full = 1 ] && echo 1800 || echo 600)}
 
 # --- host packages -------------------------------------------------------------------
 need_pkgs=()
