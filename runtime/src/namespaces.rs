@@ -124,18 +124,36 @@ pub fn enter_joined(join: &[(LinuxNamespaceType, File)]) -> Result<()> {
     Ok(())
 }
 
-/// In rt: enter the pid namespace the init must be born in; returns the one to go back to.
-pub fn enter_pid(join: Option<&File>) -> Result<Option<OwnedFd>> {
-    let Some(f) = join else { return Ok(None) };
-    let own: OwnedFd = File::open("/proc/self/ns/pid")?.into();
-    setns(f.as_fd(), CloneFlags::CLONE_NEWPID)
-        .map_err(|e| anyhow!("joining pid namespace: {e}"))?;
-    Ok(Some(own))
+/// rt's own namespaces of the kinds that only affect children (pid, time), saved before
+/// rt changes them for the init's clone.
+pub struct ForChildren(Vec<(OwnedFd, CloneFlags)>);
+
+/// In rt (or the intermediate), just before cloning the init: enter the pid namespace it
+/// must be born in, and make its new time namespace with linux.timeOffsets written (done
+/// here, not in the init, so the init is born in it on every kernel: only newer kernels
+/// move a process into its time namespace for children at execve).
+pub fn enter_for_children(plan: &Plan, linux: Option<&Linux>) -> Result<ForChildren> {
+    let mut saved = Vec::new();
+    if let Some(f) = &plan.join_pid {
+        saved.push((
+            File::open("/proc/self/ns/pid")?.into(),
+            CloneFlags::CLONE_NEWPID,
+        ));
+        setns(f.as_fd(), CloneFlags::CLONE_NEWPID)
+            .map_err(|e| anyhow!("joining pid namespace: {e}"))?;
+    }
+    if plan.new_time {
+        let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+        saved.push((File::open("/proc/self/ns/time")?.into(), time));
+        unshare_time(linux)?;
+    }
+    Ok(ForChildren(saved))
 }
 
-pub fn leave_pid(own: Option<OwnedFd>) -> Result<()> {
-    if let Some(fd) = own {
-        setns(fd.as_fd(), CloneFlags::CLONE_NEWPID)?;
+/// After the clone: rt's later children (hooks) are born in rt's own namespaces again.
+pub fn leave_for_children(saved: ForChildren) -> Result<()> {
+    for (fd, flag) in saved.0 {
+        setns(fd.as_fd(), flag)?;
     }
     Ok(())
 }
@@ -160,8 +178,9 @@ pub fn write_id_maps(pid: i32, linux: Option<&Linux>) -> Result<()> {
     Ok(())
 }
 
-/// In the init: a new time namespace with linux.timeOffsets; the init enters it at execve.
-pub fn unshare_time(linux: Option<&Linux>) -> Result<()> {
+/// A new time namespace for the caller's children, with linux.timeOffsets written
+/// (before any process is in it, as the kernel requires).
+fn unshare_time(linux: Option<&Linux>) -> Result<()> {
     nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
         .map_err(|e| anyhow!("linux.namespaces: new time namespace: {e}"))?;
     let offsets = linux.and_then(|l| l.time_offsets().as_ref());

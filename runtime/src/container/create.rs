@@ -127,7 +127,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     let (chan, init_chan) = channel::pair()?;
     let via_intermediate = ns.needs_intermediate();
     let back = match via_intermediate {
-        false => namespaces::enter_pid(ns.join_pid.as_ref())?,
+        false => Some(namespaces::enter_for_children(&ns, linux)?),
         true => None,
     };
     let flags = if via_intermediate {
@@ -139,7 +139,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     if child == 0 {
         drop(chan);
         if via_intermediate {
-            match intermediate(&ns, &init_chan) {
+            match intermediate(&ns, linux, &init_chan) {
                 Ok(0) => {}
                 Ok(init) => {
                     let _ = init_chan.send(&Msg::InitPid(init));
@@ -182,7 +182,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         child
     };
     undo.pid = Some(pid);
-    namespaces::leave_pid(back)?;
+    if let Some(back) = back {
+        namespaces::leave_for_children(back)?;
+    }
     state.pid = pid;
     // Recorded now so that `delete -f` can clean up after a create that died half-way.
     state.pid_start = state::process_start_time(pid).unwrap_or(0);
@@ -302,7 +304,11 @@ fn oom_hint(
 /// namespaces): enter what is joined, then create what is new inside it, then clone the
 /// init as rt's child (CLONE_PARENT), so its pid is valid in rt's pid namespace.
 /// Returns 0 in the init, the init's pid in the intermediate.
-fn intermediate(ns: &namespaces::Plan, chan: &channel::Channel) -> Result<i32> {
+fn intermediate(
+    ns: &namespaces::Plan,
+    linux: Option<&oci_spec::runtime::Linux>,
+    chan: &channel::Channel,
+) -> Result<i32> {
     use nix::sched::{setns, unshare, CloneFlags};
     use std::os::fd::AsFd;
     if let Some(u) = &ns.join_user {
@@ -310,16 +316,14 @@ fn intermediate(ns: &namespaces::Plan, chan: &channel::Channel) -> Result<i32> {
             .map_err(|e| anyhow!("joining user namespace: {e}"))?;
     }
     namespaces::enter_joined(&ns.join)?;
-    if let Some(p) = &ns.join_pid {
-        setns(p.as_fd(), CloneFlags::CLONE_NEWPID)
-            .map_err(|e| anyhow!("joining pid namespace: {e}"))?;
-    }
     if ns.new_user {
         unshare(CloneFlags::CLONE_NEWUSER)
             .map_err(|e| anyhow!("linux.namespaces: new user namespace: {e}"))?;
         chan.send(&Msg::WriteMaps)?;
         chan.expect(Msg::MapsDone)?;
     }
+    // The pid and time namespaces the init is born in (ours need no restoring: we exit).
+    namespaces::enter_for_children(ns, linux)?;
     let rest = ns.clone_flags - CloneFlags::CLONE_NEWUSER;
     unshare(rest).map_err(|e| anyhow!("linux.namespaces: unshare: {e}"))?;
     sys::clone_fork(libc::CLONE_PARENT).map_err(|e| anyhow!("clone: {e}"))

@@ -78,7 +78,9 @@ pub fn spawn(
     }
     drop(child_chan);
     drop(console_child);
-    namespaces::leave_pid(back)?;
+    if let Some(own) = back {
+        setns(own.as_fd(), CloneFlags::CLONE_NEWPID)?;
+    }
     let fail = |e: anyhow::Error| {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),

@@ -69,9 +69,6 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     if !args.joined {
         namespaces::enter_joined(&args.ns.join)?;
     }
-    if args.ns.new_time {
-        namespaces::unshare_time(linux)?;
-    }
     if !args.no_new_keyring {
         // Best effort, as in runc: some kernels/LSMs refuse keyrings in containers.
         let _ = sys::join_session_keyring(args.id);
