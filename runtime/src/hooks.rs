@@ -11,7 +11,7 @@
 //! written in full then stdin is closed; a hook that does not read it is fine (EPIPE).
 //! The hook is done when it exits: output still held open by a process it left behind
 //! is not waited for.
-use crate::sys::process as sys;
+use crate::sys;
 use crate::Result;
 use anyhow::{anyhow, bail};
 use oci_spec::runtime::Hook;
