@@ -1,19 +1,21 @@
 //! process.terminal and --console-socket: a pty whose master goes to the caller.
 //!
 //! Contract:
-//! - `connect(path)` connects to the caller's AF_UNIX socket. Called in init *before*
-//!   pivot_root (the path is a host path).
+//! - `connect(path)` connects to the caller's AF_UNIX socket. Called by rt (`create`,
+//!   `exec`) before the container process is forked (the path is a host path).
 //! - `setup(socket)` called in init after pivot_root: opens a pty through the container's
 //!   /dev/ptmx, sends the master over `socket` with SCM_RIGHTS (runc's protocol: one
 //!   message, the fd, and the name of the pty), bind-mounts the slave onto /dev/console
 //!   when `mount_console`, then makes the slave the controlling terminal and fds 0, 1, 2.
-//!   `setup_with_size` also applies process.consoleSize.
+//!   `setup_with_size` also applies process.consoleSize (init and `exec` call this one).
+//!   `send_fd`/`receive_named` are the SCM_RIGHTS halves of that protocol.
 //! - `receive(listener)` for `rt run` in the foreground: accept one connection and
 //!   return the master fd it carries (`receive` reads it from a connected stream,
 //!   `accept_and_receive` accepts first).
 //! - `copy_io(master, stop)` relays our stdin to the master and the master to our stdout
 //!   (host terminal in raw mode while it runs) until the pty hangs up or `stop` (e.g. a
-//!   pidfd of the container process) becomes readable.
+//!   pidfd of the container process) becomes readable; `copy_io_fds` is the same relay
+//!   between given fds.
 use crate::sys::process as sys;
 use crate::Result;
 use anyhow::{anyhow, bail, Context};

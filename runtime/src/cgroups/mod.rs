@@ -12,8 +12,9 @@
 //! - `update`, `freeze`/`thaw`/`is_frozen`, `pids`, `stats`, `destroy`.
 //! - `Cgroup` is serialized into the container's state.json.
 //!
-//! Extra helpers: `oom_count` (oom kills so far, for `events`), `kill_all` (cgroup.kill
-//! where a cgroup2 dir exists), `dir_of(controller)`.
+//! Extra helpers: `oom_count` (oom kills so far, for `events`), `oom_notifier` (an fd
+//! that wakes on an oom kill), `kill_all` (cgroup.kill where a cgroup2 dir exists),
+//! `dir_of(controller)`, `mount_sources` (what a cgroup mount in the container shows).
 //!
 //! Design notes are in docs/cgroups.md. Layout detection is one read of
 //! /proc/self/mountinfo; `create` is one mkdir per hierarchy in the common case (parents
