@@ -292,18 +292,6 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: fcntl on a valid fd.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0
-        || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// `copy_io` on explicit fds (`input` None: nothing to send).
 pub fn copy_io_fds(
     master: OwnedFd,
@@ -311,7 +299,7 @@ pub fn copy_io_fds(
     output: BorrowedFd<'_>,
     stop: Option<BorrowedFd<'_>>,
 ) -> Result<()> {
-    set_nonblocking(master.as_fd()).context("console: master O_NONBLOCK")?;
+    crate::sys::set_nonblocking(master.as_fd()).context("console: master O_NONBLOCK")?;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     let mut stopping = false;

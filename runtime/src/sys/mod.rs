@@ -198,6 +198,14 @@ pub fn join_session_keyring(name: &str) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// Set O_NONBLOCK on an fd (fcntl F_GETFL, F_SETFL).
+pub fn set_nonblocking(fd: BorrowedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a valid fd.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+}
+
 /// A path through /proc/self/fd for an fd (to mount onto an O_PATH handle).
 pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
