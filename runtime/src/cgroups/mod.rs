@@ -409,24 +409,21 @@ impl Cgroup {
     }
 
     pub fn freeze(&self) -> Result<()> {
-        let (dir, v2) = self.freezer().ok_or_else(|| {
-            anyhow!("cgroup: no freezer (neither a freezer hierarchy nor cgroup2)")
-        })?;
-        if v2 {
-            v2::freeze(&dir, true)
-        } else {
-            v1::freeze(&dir)
-        }
+        self.set_frozen(true)
     }
 
     pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
         let (dir, v2) = self.freezer().ok_or_else(|| {
             anyhow!("cgroup: no freezer (neither a freezer hierarchy nor cgroup2)")
         })?;
-        if v2 {
-            v2::freeze(&dir, false)
-        } else {
-            files::write(&dir, "freezer.state", "THAWED", "cgroup: thaw")
+        match (v2, frozen) {
+            (true, _) => v2::freeze(&dir, frozen),
+            (false, true) => v1::freeze(&dir),
+            (false, false) => files::write(&dir, "freezer.state", "THAWED", "cgroup: thaw"),
         }
     }
 
