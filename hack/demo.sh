@@ -6,13 +6,11 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
 
 [ "$(id -u)" = 0 ] || { echo "hack/demo.sh: must run as root" >&2; exit 1; }
-[ -x /bin/busybox ] || { echo "hack/demo.sh: /bin/busybox missing: run hack/setup.sh" >&2; exit 1; }
-command -v jq >/dev/null || { echo "hack/demo.sh: jq missing: run hack/setup.sh" >&2; exit 1; }
+# A fresh machine: install busybox-static, libseccomp-dev and jq, build rt.
+bash hack/setup.sh --demo
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "building rt"
-cargo build -p rt
 RT=${RT_BIN:-$PWD/target/x86_64-unknown-linux-gnu/debug/rt}
 ROOT=/run/rt-demo
 BUNDLE=$PWD/hack/.cache/demo-bundle

@@ -15,7 +15,12 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+# --demo: only what hack/demo.sh needs (no podman, no runc), and only rt is built.
+demo=false
+[ "${1:-}" = --demo ] && demo=true
+
 pkgs=(busybox-static libseccomp-dev runc jq util-linux)
+$demo && pkgs=(busybox-static libseccomp-dev jq)
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -29,7 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ -f tests/integration/tests/podman.rs ] && [ -f hack/podman-setup.sh ]; then
+if ! $demo && [ -f tests/integration/tests/podman.rs ] && [ -f hack/podman-setup.sh ]; then
     bash hack/podman-setup.sh
 fi
 
@@ -44,4 +49,8 @@ if command -v rustup >/dev/null; then
     done
 fi
 
-cargo build --workspace
+if $demo; then
+    cargo build -p rt
+else
+    cargo build --workspace
+fi

@@ -40,6 +40,7 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings
 # A hung test must not hang CI: the whole run is bounded (RT_TEST_TOTAL_TIMEOUT seconds).
 step test timeout -k 30 "${RT_TEST_TOTAL_TIMEOUT:-3600}" \
     cargo test --workspace --no-fail-fast -- --test-threads="${RT_TEST_THREADS:-2}"
+step vm-v2 bash hack/vm-test.sh
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "hack/test.sh: FAILED: ${failed[*]}" >&2

@@ -56,8 +56,13 @@ pub fn warn(msg: &str) {
 
 /// A fatal error: to the log (if any) and always one line on stderr.
 pub fn error(msg: &str) {
-    if CONFIG.get().is_some_and(|c| c.file.is_some()) {
-        write("error", msg);
+    match CONFIG.get() {
+        Some(c) if c.file.is_some() => {
+            write("error", msg);
+            eprintln!("rt: {msg}");
+        }
+        // --log-format json without --log: the JSON line goes to stderr, as runc's.
+        Some(c) if c.json => write("error", msg),
+        _ => eprintln!("rt: {msg}"),
     }
-    eprintln!("rt: {msg}");
 }

@@ -225,6 +225,11 @@ fn devices(dir: &Path, rules: Option<&[LinuxDeviceCgroup]>) -> Result<()> {
 
 fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
     const F: &str = "linux.resources.memory";
+    // swappiness has no v2 file, but an out-of-range value is invalid input everywhere:
+    // rejected as on v1, so one config does not fail on one host and pass on another.
+    if let Some(s) = m.swappiness().filter(|s| *s > 100) {
+        bail!("{F}.swappiness: invalid value {s}, the valid range is 0-100");
+    }
     let limit = m.limit().unwrap_or(0);
     let swap_in = m.swap().unwrap_or(0);
     if m.check_before_update() == Some(true) && limit > 0 {
@@ -262,7 +267,7 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
         write(dir, "memory.low", &v, &format!("{F}.reservation"))?;
     }
     // kernel, kernelTCP, swappiness and disableOOMKiller have no v2 files; runc ignores
-    // them there too.
+    // them there too (an out-of-range swappiness is rejected above).
     Ok(())
 }
 

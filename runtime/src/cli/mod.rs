@@ -152,8 +152,10 @@ pub struct Exec {
     /// detach from the container's process
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// path to an AF_UNIX socket which will receive the pseudoterminal master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// specify the file to write the process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
     /// current working directory in the container
@@ -174,6 +176,7 @@ pub struct Exec {
     /// set the no new privileges value for the process
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
+    /// pass N additional file descriptors to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// set the asm process label for the process commonly used with selinux
@@ -231,28 +234,40 @@ pub struct Update {
     /// path to a file containing the resources to update, or '-' to read from stdin
     #[arg(short = 'r', long)]
     pub resources: Option<String>,
+    /// block IO weight (10-1000)
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds per period
     #[arg(long = "cpu-quota")]
     pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
     #[arg(long = "cpu-share")]
     pub cpu_share: Option<u64>,
+    /// CPU realtime period in microseconds
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
     #[arg(long = "cpu-rt-runtime")]
     pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to use (e.g. 0-2,4)
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
+    /// memory nodes to use (e.g. 0-1)
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
+    /// memory limit (e.g. 256m, -1 for unlimited)
     #[arg(long)]
     pub memory: Option<String>,
+    /// memory reservation or soft limit (e.g. 128m)
     #[arg(long = "memory-reservation")]
     pub memory_reservation: Option<String>,
+    /// total memory plus swap limit (e.g. 1g, -1 for unlimited)
     #[arg(long = "memory-swap")]
     pub memory_swap: Option<String>,
+    /// maximum number of pids (-1 for unlimited)
     #[arg(long = "pids-limit")]
     pub pids_limit: Option<i64>,
     /// ignored: accepted for runc compatibility

@@ -6,6 +6,15 @@ use anyhow::{anyhow, bail};
 use std::path::Path;
 use std::time::Duration;
 
+/// One event line, fields in runc's order.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    typ: &'static str,
+    id: &'a str,
+    data: serde_json::Value,
+}
+
 /// runc's `events`: `--stats` prints one stats event; otherwise one every --interval.
 pub fn run(root: &Path, a: Events) -> Result<i32> {
     let interval = parse_duration(&a.interval)?;
@@ -14,8 +23,12 @@ pub fn run(root: &Path, a: Events) -> Result<i32> {
         if dir.status(&st) == Status::Stopped {
             bail!("container {} is not running", a.id);
         }
-        let ev = serde_json::json!({"type": "stats", "id": a.id, "data": st.cgroup.stats()?});
-        println!("{ev}");
+        let ev = Event {
+            typ: "stats",
+            id: &a.id,
+            data: st.cgroup.stats()?,
+        };
+        println!("{}", serde_json::to_string(&ev)?);
         if a.stats {
             return Ok(0);
         }

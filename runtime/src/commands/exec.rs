@@ -12,6 +12,7 @@ pub fn run(root: &Path, a: Exec) -> Result<i32> {
     let (dir, st) = lifecycle::load(root, &a.id)?;
     match dir.status(&st) {
         Status::Running | Status::Created => {}
+        Status::Paused if a.ignore_paused => {}
         s => bail!("cannot exec in container {}: it is {}", a.id, s.as_str()),
     }
     let process = build_process(&a, st.config.process().as_ref())?;

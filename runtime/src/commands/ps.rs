@@ -9,7 +9,12 @@ pub fn run(root: &Path, a: Ps) -> Result<i32> {
     let pids = st.cgroup.pids()?;
     match a.format.as_str() {
         "json" => {
-            println!("{}", serde_json::to_string(&pids)?);
+            // As runc (a Go nil slice): `null` when there is no process.
+            if pids.is_empty() {
+                println!("null");
+            } else {
+                println!("{}", serde_json::to_string(&pids)?);
+            }
             return Ok(0);
         }
         "table" => {}

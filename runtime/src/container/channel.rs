@@ -46,10 +46,18 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// Send `msg`. If the peer is gone, its last words (an `Error` it sent before
+    /// exiting) are the error, not EPIPE.
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let buf = serde_json::to_vec(msg)?;
-        nix::unistd::write(&self.fd, &buf)?;
-        Ok(())
+        match nix::unistd::write(&self.fd, &buf) {
+            Ok(_) => Ok(()),
+            Err(e @ (nix::Error::EPIPE | nix::Error::ECONNRESET)) => match self.recv_opt() {
+                Err(peer) => Err(peer),
+                _ => Err(anyhow!("the container's init exited ({e})")),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Next message; an `Error` from the other side becomes an Err; EOF too.

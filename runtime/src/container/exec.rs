@@ -1,6 +1,6 @@
 //! `exec`: a new process in a running container's namespaces and cgroup.
 use super::channel::{self, Msg};
-use super::init::{argv, environment, exec, hand_over_listener, lock_down};
+use super::init::{argv, environment, exec, hand_over_listener, lock_down, set_attributes};
 use crate::state::State;
 use crate::{console, namespaces, process, seccomp, sys, Result};
 use anyhow::{anyhow, bail, Context};
@@ -67,7 +67,7 @@ pub fn spawn(
             &nss,
             process,
             console_child,
-            seccomp_cfg.as_ref(),
+            st.config.linux().as_ref(),
             extra_fds,
             &child_chan,
         )
@@ -93,13 +93,22 @@ pub fn spawn(
     })
     .map_err(fail)?;
     // A successful execve closes the channel (CLOEXEC); an error comes as a message.
-    match chan.recv_opt() {
-        Ok(None) => Ok(Spawned {
-            pid,
-            console: console_host,
-        }),
-        Ok(Some(m)) => Err(fail(anyhow!("protocol error: unexpected {m:?}"))),
-        Err(e) => Err(fail(e)),
+    loop {
+        match chan.recv_opt() {
+            Ok(None) => {
+                return Ok(Spawned {
+                    pid,
+                    console: console_host,
+                })
+            }
+            Ok(Some(Msg::SeccompFd(fd))) => {
+                let running = crate::state::hook_state_json(st, crate::state::Status::Running);
+                take_listener(pid, fd, seccomp_cfg.as_ref(), &running).map_err(fail)?;
+                chan.send(&Msg::SeccompDone).map_err(fail)?;
+            }
+            Ok(Some(m)) => return Err(fail(anyhow!("protocol error: unexpected {m:?}"))),
+            Err(e) => return Err(fail(e)),
+        }
     }
 }
 
@@ -107,10 +116,12 @@ fn child(
     nss: &[(LinuxNamespaceType, File)],
     process: &Process,
     console_sock: Option<UnixStream>,
-    seccomp_cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
+    linux: Option<&oci_spec::runtime::Linux>,
     extra_fds: u32,
     chan: &channel::Channel,
 ) -> Result<std::convert::Infallible> {
+    let seccomp_cfg = linux.and_then(|l| l.seccomp().as_ref());
+    let personality = linux.and_then(|l| l.personality().as_ref());
     match chan.recv()? {
         Msg::Go { .. } => {}
         m => bail!("protocol error: expected Go, got {m:?}"),
@@ -134,19 +145,7 @@ fn child(
     if nss.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
         nix::unistd::chdir("/")?;
     }
-    if let Some(r) = process.rlimits() {
-        process::set_rlimits(r)?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        process::set_oom_score_adj(adj)?;
-    }
-    if let Some(p) = process.io_priority() {
-        process::set_io_priority(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        process::set_scheduler(s)?;
-    }
-    process::set_lsm_labels(process)?;
+    set_attributes(process, personality)?;
     nix::unistd::chdir(process.cwd())
         .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
     if let Some(sock) = console_sock {

@@ -150,22 +150,7 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     }
 
     // The process: attributes that need privileges, then where and what to exec.
-    if let Some(r) = process.rlimits() {
-        process::set_rlimits(r)?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        process::set_oom_score_adj(adj)?;
-    }
-    if let Some(p) = process.io_priority() {
-        process::set_io_priority(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        process::set_scheduler(s)?;
-    }
-    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
-        process::set_personality(p)?;
-    }
-    process::set_lsm_labels(process)?;
+    set_attributes(process, linux.and_then(|l| l.personality().as_ref()))?;
     let env = environment(process, args.extra_fds);
     let argv = argv(process)?;
     let exe = process::find_executable(
@@ -215,6 +200,30 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     // means the execve happened (or the init died) and poststart may run.
     w.write_all(b"0").context("writing the exec fifo")?;
     exec(&exe, &argv, &env)
+}
+
+/// The process attributes that need privileges (shared with exec): rlimits, oomScoreAdj,
+/// ioPriority, scheduler, personality, LSM labels.
+pub fn set_attributes(
+    process: &Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
+) -> Result<()> {
+    if let Some(r) = process.rlimits() {
+        process::set_rlimits(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        process::set_oom_score_adj(adj)?;
+    }
+    if let Some(p) = process.io_priority() {
+        process::set_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        process::set_scheduler(s)?;
+    }
+    if let Some(p) = personality {
+        process::set_personality(p)?;
+    }
+    process::set_lsm_labels(process)
 }
 
 /// Privileges down and seccomp on, in runc's order: signal mask and fds first (they need

@@ -50,6 +50,28 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         check_hooks("poststop", hooks.poststop())?;
     }
     check_linux(spec, &ns)?;
+    check_unsupported(spec)?;
+    Ok(())
+}
+
+/// Fields rt does not apply yet: refused rather than silently ignored.
+fn check_unsupported(spec: &Spec) -> Result<()> {
+    let Some(l) = spec.linux() else { return Ok(()) };
+    if l.intel_rdt().is_some() {
+        fail!("linux.intelRdt", "Intel RDT is not supported by rt yet");
+    }
+    if l.memory_policy().is_some() {
+        fail!(
+            "linux.memoryPolicy",
+            "memory policies are not supported by rt yet"
+        );
+    }
+    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        fail!(
+            "linux.netDevices",
+            "moving network devices into the container is not supported by rt yet"
+        );
+    }
     Ok(())
 }
 

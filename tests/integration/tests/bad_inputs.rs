@@ -682,3 +682,29 @@ fn exec_args0_not_found() {
     rt.ok(&["delete", "-f", &id]);
     assert_no_leftovers(&rt, &id, &b);
 }
+
+// ---- fields rt does not apply: refused, never silently ignored --------------------------
+
+#[test]
+fn intel_rdt_is_refused() {
+    bad_config(
+        |v| v["linux"]["intelRdt"] = json!({"closID": "rt-test"}),
+        "linux.intelRdt",
+    );
+}
+
+#[test]
+fn memory_policy_is_refused() {
+    bad_config(
+        |v| v["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"}),
+        "linux.memoryPolicy",
+    );
+}
+
+#[test]
+fn net_devices_are_refused() {
+    bad_config(
+        |v| v["linux"]["netDevices"] = json!({"eth9": {}}),
+        "linux.netDevices",
+    );
+}
