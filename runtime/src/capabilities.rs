@@ -1,6 +1,6 @@
 //! process.capabilities: the five sets (bounding, effective, inheritable, permitted, ambient).
 //!
-//! Contract (called by `container::init` and `container::exec`, in this order):
+//! Contract (called by `container::init::lock_down`, which `exec` shares, in this order):
 //! 1. `drop_bounding(caps)` while still uid 0 with full capabilities;
 //! 2. the uid/gid switch in `process::set_user` (which keeps permitted caps across setuid);
 //! 3. `apply(caps)` sets effective, permitted, inheritable, then raises ambient.
@@ -166,30 +166,6 @@ pub fn empty() -> LinuxCapabilities {
         .set_permitted(None)
         .set_ambient(None);
     c
-}
-
-/// Checks `process.capabilities` before "created". oci-spec's parser already rejects
-/// unknown names (with serde_path_to_error the error reads
-/// `process.capabilities.bounding[2]: no variant for CAP_FOO ...`), so what is left is
-/// to note capabilities the running kernel does not know: they are skipped (runc).
-pub fn validate(caps: &LinuxCapabilities) -> Result<()> {
-    let last = last_cap();
-    let sets = [
-        ("bounding", caps.bounding()),
-        ("effective", caps.effective()),
-        ("inheritable", caps.inheritable()),
-        ("permitted", caps.permitted()),
-        ("ambient", caps.ambient()),
-    ];
-    for (set, caps) in sets {
-        for c in caps.iter().flatten().filter(|c| index(**c) > last) {
-            crate::logging::debug(&format!(
-                "process.capabilities.{set}: {} unknown to the running kernel, skipped",
-                name(index(*c))
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Drops from the bounding set every capability not in `bounding` (PR_CAPBSET_DROP).

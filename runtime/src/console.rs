@@ -1,19 +1,21 @@
 //! process.terminal and --console-socket: a pty whose master goes to the caller.
 //!
 //! Contract:
-//! - `connect(path)` connects to the caller's AF_UNIX socket. Called in init *before*
-//!   pivot_root (the path is a host path).
+//! - `connect(path)` connects to the caller's AF_UNIX socket. Called by rt (`create`,
+//!   `exec`) before the container process is forked (the path is a host path).
 //! - `setup(socket)` called in init after pivot_root: opens a pty through the container's
 //!   /dev/ptmx, sends the master over `socket` with SCM_RIGHTS (runc's protocol: one
 //!   message, the fd, and the name of the pty), bind-mounts the slave onto /dev/console
 //!   when `mount_console`, then makes the slave the controlling terminal and fds 0, 1, 2.
-//!   `setup_with_size` also applies process.consoleSize.
+//!   `setup_with_size` also applies process.consoleSize (init and `exec` call this one).
+//!   `send_fd`/`receive_named` are the SCM_RIGHTS halves of that protocol.
 //! - `receive(listener)` for `rt run` in the foreground: accept one connection and
 //!   return the master fd it carries (`receive` reads it from a connected stream,
 //!   `accept_and_receive` accepts first).
 //! - `copy_io(master, stop)` relays our stdin to the master and the master to our stdout
 //!   (host terminal in raw mode while it runs) until the pty hangs up or `stop` (e.g. a
-//!   pidfd of the container process) becomes readable.
+//!   pidfd of the container process) becomes readable; `copy_io_fds` is the same relay
+//!   between given fds.
 use crate::sys::process as sys;
 use crate::Result;
 use anyhow::{anyhow, bail, Context};
@@ -290,18 +292,6 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: fcntl on a valid fd.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0
-        || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// `copy_io` on explicit fds (`input` None: nothing to send).
 pub fn copy_io_fds(
     master: OwnedFd,
@@ -309,7 +299,7 @@ pub fn copy_io_fds(
     output: BorrowedFd<'_>,
     stop: Option<BorrowedFd<'_>>,
 ) -> Result<()> {
-    set_nonblocking(master.as_fd()).context("console: master O_NONBLOCK")?;
+    crate::sys::set_nonblocking(master.as_fd()).context("console: master O_NONBLOCK")?;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     let mut stopping = false;

@@ -11,7 +11,7 @@
 //! written in full then stdin is closed; a hook that does not read it is fine (EPIPE).
 //! The hook is done when it exits: output still held open by a process it left behind
 //! is not waited for.
-use crate::sys::process as sys;
+use crate::sys;
 use crate::Result;
 use anyhow::{anyhow, bail};
 use oci_spec::runtime::Hook;
@@ -31,20 +31,6 @@ pub fn run(kind: &str, hooks: &[Hook], state_json: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
-    let fd = fd.as_raw_fd();
-    // SAFETY: fcntl on an fd we own.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// A captured output stream.
 struct Sink {
     fd: Option<std::fs::File>,
@@ -54,7 +40,7 @@ struct Sink {
 impl Sink {
     fn new(fd: Option<OwnedFd>) -> io::Result<Sink> {
         if let Some(fd) = &fd {
-            set_nonblocking(fd)?;
+            sys::set_nonblocking(fd.as_fd())?;
         }
         Ok(Sink {
             fd: fd.map(std::fs::File::from),
@@ -164,7 +150,7 @@ fn supervise(
     let mut stdin: Option<std::fs::File> = match child.stdin.take() {
         Some(s) => {
             let fd = OwnedFd::from(s);
-            set_nonblocking(&fd)?;
+            sys::set_nonblocking(fd.as_fd())?;
             Some(fd.into())
         }
         None => None,

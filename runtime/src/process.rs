@@ -12,6 +12,7 @@
 //! - `find_executable(args0, env)` resolves args[0] like execvp, before "created".
 //!
 //! Helpers: `env_with_home` (HOME from the container's /etc/passwd, as runc does),
+//! `passwd_entry` (an /etc/passwd entry by uid),
 //! `set_cwd`, `open_proc` (a /proc file that is verified to be on procfs).
 use crate::sys::process as sys;
 use crate::Result;
@@ -115,35 +116,6 @@ fn fmt_limit(v: u64) -> String {
     } else {
         v.to_string()
     }
-}
-
-/// Static checks of everything this module applies, for `create` to run before it
-/// forks (so that errors that would only show after "created" fail `create` instead).
-pub fn validate(process: &Process, personality: Option<&LinuxPersonality>) -> Result<()> {
-    if let Some(r) = process.rlimits() {
-        check_rlimits(r)?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        check_oom_score_adj(adj)?;
-    }
-    if let Some(p) = process.io_priority() {
-        check_io_priority(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        check_scheduler(s)?;
-    }
-    if let Some(m) = process.user().umask() {
-        check_umask(m)?;
-    }
-    let _ = personality; // every domain oci-spec parses is valid; unknown flags warn
-    if let Some(args) = process.args() {
-        for (i, a) in args.iter().enumerate() {
-            if a.contains('\0') {
-                bail!("process.args[{i}]: contains a NUL byte");
-            }
-        }
-    }
-    Ok(())
 }
 
 fn check_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
@@ -663,17 +635,21 @@ pub fn env_with_home(process: &Process) -> Vec<String> {
 }
 
 fn passwd_home(passwd: &Path, uid: u32) -> Option<String> {
+    passwd_entry(passwd, uid)
+        .map(|f| f[5].clone())
+        .filter(|h| !h.is_empty())
+}
+
+/// The seven fields of the first entry for `uid` in an /etc/passwd-format file (read at
+/// most 1 MiB: the container's file is container-controlled), or None.
+pub fn passwd_entry(passwd: &Path, uid: u32) -> Option<Vec<String>> {
     let f = File::open(passwd).ok()?;
     let mut data = String::new();
-    // The file is container-controlled: read at most 1 MiB.
     f.take(1 << 20).read_to_string(&mut data).ok()?;
     data.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() >= 7 && fields[2].parse::<u32>().ok()? == uid && !fields[5].is_empty() {
-            Some(fields[5].to_string())
-        } else {
-            None
-        }
+        (fields.len() >= 7 && fields[2].parse::<u32>().ok()? == uid)
+            .then(|| fields.iter().map(|s| s.to_string()).collect())
     })
 }
 
@@ -962,11 +938,12 @@ mod tests {
 
     #[test]
     fn validate_names_the_field() {
+        use crate::spec::validate::validate_process;
         let cases = [
             (
                 json!({"rlimits": [{"type": "RLIMIT_AS", "soft": 1, "hard": 1},
                                 {"type": "RLIMIT_AS", "soft": 1, "hard": 1}]}),
-                "process.rlimits[1]: duplicate",
+                "process.rlimits[1].type: duplicate",
             ),
             (json!({"oomScoreAdj": -1001}), "process.oomScoreAdj: "),
             (
@@ -979,7 +956,7 @@ mod tests {
             ),
             (
                 json!({"user": {"uid": 0, "gid": 0, "umask": 4095}}),
-                "process.user.umask: 07777 is not",
+                "process.user.umask: ",
             ),
         ];
         for (extra, want) in cases {
@@ -988,14 +965,14 @@ mod tests {
                 v[k] = x.clone();
             }
             let p: Process = serde_json::from_value(v).unwrap();
-            let e = validate(&p, None).unwrap_err().to_string();
+            let e = validate_process(&p, "process").unwrap_err().to_string();
             assert!(e.starts_with(want), "{e} (want {want})");
         }
         let p: Process = serde_json::from_value(
             json!({"user": {"uid": 0, "gid": 0}, "cwd": "/", "args": ["sh"], "oomScoreAdj": 5}),
         )
         .unwrap();
-        validate(&p, None).unwrap();
+        validate_process(&p, "process").unwrap();
     }
 
     #[test]

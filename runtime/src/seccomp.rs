@@ -4,15 +4,15 @@
 //! - `compile` runs in the container's init before it reports "created", so every
 //!   error (unknown syscall, action, arch, flag) surfaces at `create` time and names
 //!   the JSON path, e.g. `linux.seccomp.syscalls[3].action`.
-//! - `Filter::load` is the last thing before execve (or just before the privilege drop
-//!   when noNewPrivileges is false); it returns the notify listener fd when a rule uses
-//!   SCMP_ACT_NOTIFY.
+//! - `Filter::load` runs in `container::init::lock_down`, before "created" as in runc:
+//!   after the privilege drop with noNewPrivileges, just before it without; it returns
+//!   the notify listener fd when a rule uses SCMP_ACT_NOTIFY.
 //! - `send_to_listener` hands that fd, with the OCI ContainerProcessState, to the agent
 //!   at `linux.seccomp.listenerPath` (runc's protocol). `compile` already refused a
 //!   NOTIFY rule without a listenerPath.
 //! - Whatever runs between `load` and execve is filtered too: with a default-deny
 //!   profile, every syscall made there (close_range, rt_sigprocmask, ...) must be in
-//!   the profile, so `load` should really be the last step.
+//!   the profile (init still waits on the exec fifo and runs startContainer hooks).
 //!
 //! Semantics follow runc: syscall names libseccomp does not know are skipped (profiles
 //! list syscalls newer than the library); a rule whose action equals the default action

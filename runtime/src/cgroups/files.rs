@@ -93,3 +93,12 @@ pub(crate) fn read_keyed(dir: &Path, file: &str) -> Vec<(String, u64)> {
 pub(crate) fn keyed(v: &[(String, u64)], key: &str) -> u64 {
     v.iter().find(|(k, _)| k == key).map(|x| x.1).unwrap_or(0)
 }
+
+/// A limit as the kernel file takes it: the number, or "max" when negative (unlimited).
+pub(crate) fn limit(v: i64) -> String {
+    if v < 0 {
+        "max".to_string()
+    } else {
+        v.to_string()
+    }
+}

@@ -12,8 +12,9 @@
 //! - `update`, `freeze`/`thaw`/`is_frozen`, `pids`, `stats`, `destroy`.
 //! - `Cgroup` is serialized into the container's state.json.
 //!
-//! Extra helpers: `oom_count` (oom kills so far, for `events`), `kill_all` (cgroup.kill
-//! where a cgroup2 dir exists), `dir_of(controller)`.
+//! Extra helpers: `oom_count` (oom kills so far, for `events`), `oom_notifier` (an fd
+//! that wakes on an oom kill), `kill_all` (cgroup.kill where a cgroup2 dir exists),
+//! `dir_of(controller)`, `mount_sources` (what a cgroup mount in the container shows).
 //!
 //! Design notes are in docs/cgroups.md. Layout detection is one read of
 //! /proc/self/mountinfo; `create` is one mkdir per hierarchy in the common case (parents
@@ -408,24 +409,21 @@ impl Cgroup {
     }
 
     pub fn freeze(&self) -> Result<()> {
-        let (dir, v2) = self.freezer().ok_or_else(|| {
-            anyhow!("cgroup: no freezer (neither a freezer hierarchy nor cgroup2)")
-        })?;
-        if v2 {
-            v2::freeze(&dir, true)
-        } else {
-            v1::freeze(&dir)
-        }
+        self.set_frozen(true)
     }
 
     pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
         let (dir, v2) = self.freezer().ok_or_else(|| {
             anyhow!("cgroup: no freezer (neither a freezer hierarchy nor cgroup2)")
         })?;
-        if v2 {
-            v2::freeze(&dir, false)
-        } else {
-            files::write(&dir, "freezer.state", "THAWED", "cgroup: thaw")
+        match (v2, frozen) {
+            (true, _) => v2::freeze(&dir, frozen),
+            (false, true) => v1::freeze(&dir),
+            (false, false) => files::write(&dir, "freezer.state", "THAWED", "cgroup: thaw"),
         }
     }
 

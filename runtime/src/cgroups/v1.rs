@@ -96,11 +96,7 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
     if let Some(p) = r.pids() {
         if p.limit() != 0 {
             let dir = need(cg, "pids", "linux.resources.pids.limit")?;
-            let v = if p.limit() < 0 {
-                "max".to_string()
-            } else {
-                p.limit().to_string()
-            };
+            let v = files::limit(p.limit());
             write(&dir, "pids.max", &v, "linux.resources.pids.limit")?;
         }
     }
@@ -585,11 +581,7 @@ fn hugetlb(cg: &Cgroup, i: usize, size: &str, limit: i64) -> Result<()> {
     } else {
         bail!("{f}: no hugetlb cgroup controller is available on this host");
     };
-    let v = if limit < 0 {
-        "max".to_string()
-    } else {
-        limit.to_string()
-    };
+    let v = files::limit(limit);
     match files::write_raw(&dir, &file, &v) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => {

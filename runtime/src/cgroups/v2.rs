@@ -118,11 +118,7 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
     }
     if let Some(p) = r.pids() {
         if p.limit() != 0 {
-            let v = if p.limit() < 0 {
-                "max".into()
-            } else {
-                p.limit().to_string()
-            };
+            let v = files::limit(p.limit());
             write(&dir, "pids.max", &v, "linux.resources.pids.limit")?;
         }
     }
@@ -136,11 +132,7 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
             if size.is_empty() || size.contains('/') || size.contains('.') {
                 bail!("{f}.pageSize: invalid page size {size:?}");
             }
-            let v = if l.limit() < 0 {
-                "max".into()
-            } else {
-                l.limit().to_string()
-            };
+            let v = files::limit(l.limit());
             let file = format!("hugetlb.{size}.max");
             match files::write_raw(&dir, &file, &v) {
                 Ok(()) => {}

@@ -91,11 +91,7 @@ pub fn tabulate(rows: &[Vec<String>]) -> String {
 
 /// The host's name for `uid` (/etc/passwd), or the number.
 fn user_name(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid))
-        .map(|f| f[0].to_string())
+    crate::process::passwd_entry(std::path::Path::new("/etc/passwd"), uid)
+        .map(|f| f[0].clone())
         .unwrap_or_else(|| uid.to_string())
 }

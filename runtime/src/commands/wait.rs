@@ -131,12 +131,8 @@ fn drain(master: BorrowedFd, buf: &mut [u8]) {
 }
 
 fn resize(from: BorrowedFd, to: BorrowedFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a valid winsize buffer.
-    unsafe {
-        if libc::ioctl(from.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(to.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-        }
+    if let Ok(ws) = crate::sys::process::get_winsize(from) {
+        let _ = crate::sys::process::set_winsize(to, &ws);
     }
 }
 

@@ -306,10 +306,7 @@ pub fn argv(process: &Process) -> Result<Vec<CString>> {
 
 /// process.env, plus HOME when missing and the socket-activation variables.
 pub fn environment(process: &Process, extra_fds: u32) -> Vec<String> {
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(process.user().uid())));
-    }
+    let mut env = crate::process::env_with_home(process);
     if let Ok(n) = std::env::var("LISTEN_FDS") {
         if extra_fds > 0 {
             env.push(format!("LISTEN_FDS={n}"));
@@ -319,18 +316,6 @@ pub fn environment(process: &Process, extra_fds: u32) -> Vec<String> {
     env
 }
 
-/// The home directory of `uid` in the container's /etc/passwd, or "/".
-fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
-        .map(|f| f[5].to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".into())
-}
-
 fn set_domainname(name: &str) -> Result<()> {
     sys::set_domainname(name).map_err(|e| anyhow!("domainname: {e}"))
 }
@@ -338,14 +323,8 @@ fn set_domainname(name: &str) -> Result<()> {
 /// linux.sysctl: written through the container's own /proc/sys, nowhere else.
 fn write_sysctl(key: &str, value: &str) -> Result<()> {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    let f = File::options()
-        .write(true)
-        .open(&path)
+    let f = crate::process::open_proc(&path, true)
         .map_err(|e| anyhow!("linux.sysctl.{key}: {path}: {e}"))?;
-    let st = nix::sys::statfs::fstatfs(&f)?;
-    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(anyhow!("linux.sysctl.{key}: {path} is not on procfs"));
-    }
     (&f).write_all(value.as_bytes())
         .map_err(|e| anyhow!("linux.sysctl.{key}: writing {value:?}: {e}"))?;
     Ok(())

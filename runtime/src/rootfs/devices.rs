@@ -3,9 +3,12 @@ use super::paths::{create_in_root, open_in_root, Kind};
 use crate::sys;
 use crate::Result;
 use anyhow::anyhow;
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{mknodat, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
@@ -95,31 +98,25 @@ fn make(root: BorrowedFd, n: &Node, bind: bool) -> Result<()> {
         return Ok(());
     }
     let dir = create_in_root(root, parent, Kind::Dir)?;
-    let cname = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
-    // SAFETY: valid fd and string. An existing node (from the image) is replaced.
-    unsafe {
-        libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0);
-        let dev = libc::makedev(n.major as u32, n.minor as u32);
-        if libc::mknodat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            n.kind | (n.mode & 0o7777),
-            dev,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        if libc::fchownat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            n.uid,
-            n.gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error().into());
-        }
-    }
+    let dirfd = Some(dir.as_raw_fd());
+    // An existing node (from the image) is replaced.
+    let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+    mknodat(
+        dirfd,
+        name,
+        SFlag::from_bits_truncate(n.kind),
+        Mode::from_bits_truncate(n.mode & 0o7777),
+        libc::makedev(n.major as u32, n.minor as u32),
+    )
+    .map_err(std::io::Error::from)?;
+    fchownat(
+        dirfd,
+        name,
+        Some(Uid::from_raw(n.uid)),
+        Some(Gid::from_raw(n.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(std::io::Error::from)?;
     Ok(())
 }
 
@@ -135,23 +132,15 @@ pub fn links(root: BorrowedFd) -> Result<()> {
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "core"));
     }
+    let dirfd = Some(dev.as_raw_fd());
     for (target, name) in links {
-        let (t, n) = (CString::new(target)?, CString::new(name)?);
-        // SAFETY: valid fd and strings.
-        if unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EEXIST) {
-                return Err(anyhow!("/dev/{name}: {e}"));
-            }
+        match symlinkat(target, dirfd, name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(anyhow!("/dev/{name}: {}", std::io::Error::from(e))),
         }
     }
-    let (t, n) = (CString::new("pts/ptmx")?, CString::new("ptmx")?);
-    // SAFETY: valid fd and strings.
-    unsafe {
-        libc::unlinkat(dev.as_raw_fd(), n.as_ptr(), 0);
-        if libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) < 0 {
-            return Err(anyhow!("/dev/ptmx: {}", std::io::Error::last_os_error()));
-        }
-    }
+    let _ = unlinkat(dirfd, "ptmx", UnlinkatFlags::NoRemoveDir);
+    symlinkat("pts/ptmx", dirfd, "ptmx")
+        .map_err(|e| anyhow!("/dev/ptmx: {}", std::io::Error::from(e)))?;
     Ok(())
 }

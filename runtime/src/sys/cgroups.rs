@@ -104,38 +104,21 @@ pub fn bpf_attach_device_prog(
             std::mem::size_of::<ProgAttachAttr>(),
         )
     };
-    if ret < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    super::check(ret).map(drop)
 }
 
 /// eventfd(0, EFD_CLOEXEC).
 pub fn eventfd() -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the result is checked.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    super::owned_fd(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) })
 }
 
 /// An inotify fd watching `path` for IN_MODIFY.
 pub fn inotify_modify(path: &std::path::Path) -> std::io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let p = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let p = super::cstr(path)?;
     // SAFETY: plain syscall; the result is checked.
-    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = super::owned_fd(unsafe { libc::inotify_init1(libc::IN_CLOEXEC) })?;
     // SAFETY: valid fd and C string.
-    if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), p.as_ptr(), libc::IN_MODIFY) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    super::check(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), p.as_ptr(), libc::IN_MODIFY) })?;
     Ok(fd)
 }

@@ -3,15 +3,32 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-fn check(ret: libc::c_long) -> std::io::Result<libc::c_long> {
-    if ret < 0 {
+pub mod cgroups;
+pub mod process;
+pub mod seccomp;
+pub mod validate;
+
+/// A raw syscall's return value, or errno as an error when it is negative.
+pub(crate) fn check<T: Copy + PartialOrd + Default>(ret: T) -> std::io::Result<T> {
+    if ret < T::default() {
         Err(std::io::Error::last_os_error())
     } else {
         Ok(ret)
     }
 }
 
-fn cstr(p: &Path) -> std::io::Result<CString> {
+/// A syscall's return value as a new fd that nothing else owns, or errno as an error.
+pub(crate) fn owned_fd<T: Copy + PartialOrd + Default + TryInto<RawFd>>(
+    ret: T,
+) -> std::io::Result<OwnedFd> {
+    let fd = check(ret)?
+        .try_into()
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub(crate) fn cstr(p: &Path) -> std::io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| std::io::ErrorKind::InvalidInput.into())
 }
@@ -130,8 +147,8 @@ pub fn openat2(
                 std::mem::size_of::<OpenHow>(),
             )
         };
-        match check(ret) {
-            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        match owned_fd(ret) {
+            Ok(fd) => return Ok(fd),
             Err(e)
                 if e.raw_os_error() == Some(libc::EAGAIN)
                     || e.raw_os_error() == Some(libc::EINTR) =>
@@ -146,8 +163,7 @@ pub fn openat2(
 /// pidfd_open(2).
 pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the fd returned is ours.
-    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    owned_fd(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })
 }
 
 /// pidfd_send_signal(2): signal a process without a pid-reuse race.
@@ -182,20 +198,22 @@ pub fn join_session_keyring(name: &str) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// Set O_NONBLOCK on an fd (fcntl F_GETFL, F_SETFL).
+pub fn set_nonblocking(fd: BorrowedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a valid fd.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+}
+
 /// A path through /proc/self/fd for an fd (to mount onto an O_PATH handle).
 pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
-pub mod cgroups;
-pub mod process;
-pub mod seccomp;
-pub mod validate;
-
 /// pidfd_getfd(2): a copy of another process's fd (rt takes the seccomp listener this way).
 pub fn pidfd_getfd(pidfd: BorrowedFd, fd: RawFd) -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the fd returned is ours.
-    let ret = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+    owned_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })
 }
 
 /// setdomainname(2).

@@ -1,15 +1,9 @@
 //! Raw syscalls and ioctls for process attributes, hooks and the console:
-//! ioprio_set, sched_setattr, personality, pidfd_open and the pty ioctls.
+//! ioprio_set, sched_setattr, personality and the pty ioctls.
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use super::check;
 
 pub const IOPRIO_CLASS_RT: u32 = 1;
 pub const IOPRIO_CLASS_BE: u32 = 2;
@@ -117,27 +111,11 @@ pub fn personality(persona: u64) -> io::Result<u64> {
     Ok(r as u64)
 }
 
-/// pidfd_open(pid, 0): an fd that polls readable when the process exits.
-pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    // SAFETY: plain integer arguments; a non-negative return is a new fd we own.
-    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) })?;
-    // SAFETY: the kernel just returned this fd and nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-}
-
-fn ioctl_check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
 /// TIOCSPTLCK(0): unlock the pty slave (unlockpt).
 pub fn pty_unlock(master: BorrowedFd<'_>) -> io::Result<()> {
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads one int from the pointer.
-    ioctl_check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
     Ok(())
 }
 
@@ -145,7 +123,7 @@ pub fn pty_unlock(master: BorrowedFd<'_>) -> io::Result<()> {
 pub fn pty_number(master: BorrowedFd<'_>) -> io::Result<u32> {
     let mut n: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one unsigned int through the pointer.
-    ioctl_check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })?;
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })?;
     Ok(n)
 }
 
@@ -154,15 +132,13 @@ pub fn pty_peer(master: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedF
     // TIOCGPTPEER = _IO('T', 0x41)
     const TIOCGPTPEER: libc::c_ulong = 0x5441;
     // SAFETY: TIOCGPTPEER takes the open flags by value and returns a new fd.
-    let fd = ioctl_check(unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER, flags) })?;
-    // SAFETY: a new fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    super::owned_fd(unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER, flags) })
 }
 
 /// TIOCSCTTY(0): make this terminal the controlling terminal of the session.
 pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an int by value.
-    ioctl_check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0 as libc::c_int) })?;
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0 as libc::c_int) })?;
     Ok(())
 }
 
@@ -171,13 +147,13 @@ pub fn get_winsize(fd: BorrowedFd<'_>) -> io::Result<libc::winsize> {
     // SAFETY: winsize is plain old data.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize through the pointer.
-    ioctl_check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
     Ok(ws)
 }
 
 /// TIOCSWINSZ.
 pub fn set_winsize(fd: BorrowedFd<'_>, ws: &libc::winsize) -> io::Result<()> {
     // SAFETY: TIOCSWINSZ reads one winsize through the pointer.
-    ioctl_check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws as *const _) })?;
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws as *const _) })?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Raw syscalls of the seccomp helper's part: seccomp(2) for `crate::seccomp`, and
 //! capget(2)/capset(2)/prctl(2) capability operations for `crate::capabilities`.
+use super::check;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -21,11 +22,7 @@ pub fn set_mode_filter(prog: &[libc::sock_filter], flags: libc::c_ulong) -> io::
             &fprog as *const libc::sock_fprog,
         )
     };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as RawFd)
-    }
+    check(r).map(|r| r as RawFd)
 }
 
 /// The three capset(2) sets, as 64-bit masks.
@@ -60,10 +57,7 @@ pub fn capget() -> io::Result<CapSets> {
     };
     let mut data = [CapData::default(); 2];
     // SAFETY: header and a two-element data array, as capget(2) wants for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
     let join = |lo: u32, hi: u32| (u64::from(hi) << 32) | u64::from(lo);
     Ok(CapSets {
         effective: join(data[0].effective, data[1].effective),
@@ -95,22 +89,12 @@ pub fn capset(sets: CapSets) -> io::Result<()> {
         },
     ];
     // SAFETY: header and a two-element data array, as capset(2) wants for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }).map(drop)
 }
 
 fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    check(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
 
 /// PR_CAPBSET_READ: whether `cap` is in the bounding set.

@@ -7,10 +7,5 @@ const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 /// The `CLONE_NEW*` type of an open namespace file (`ioctl(fd, NS_GET_NSTYPE)`).
 pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> std::io::Result<i32> {
     // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    super::check(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) })
 }
