@@ -391,6 +391,27 @@ pub fn copy_io_fds(
     }
 }
 
+/// The two ends of a terminal for a new process: what the container side uses (the
+/// caller's --console-socket, connected now while its path is still a host path, or one end
+/// of a pair) and, without a console socket, the end rt keeps to serve the terminal itself.
+pub fn endpoints(
+    console_socket: Option<&Path>,
+    terminal: bool,
+) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
+    Ok(match (console_socket, terminal) {
+        (Some(path), true) => {
+            let s =
+                connect(path).map_err(|e| anyhow!("--console-socket {}: {e}", path.display()))?;
+            (Some(s), None)
+        }
+        (None, true) => {
+            let (a, b) = UnixStream::pair()?;
+            (Some(a), Some(b))
+        }
+        _ => (None, None),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

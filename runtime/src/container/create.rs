@@ -95,20 +95,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
 
     // 5. The console: the caller's socket, or a pair when rt serves the terminal itself.
-    let (console_init, console_host) = match (&opts.console_socket, terminal) {
-        (Some(path), true) => (
-            Some(
-                crate::console::connect(path)
-                    .map_err(|e| anyhow!("--console-socket {}: {e}", path.display()))?,
-            ),
-            None,
-        ),
-        (None, true) => {
-            let (a, b) = UnixStream::pair()?;
-            (Some(a), Some(b))
-        }
-        _ => (None, None),
-    };
+    let (console_init, console_host) =
+        crate::console::endpoints(opts.console_socket.as_deref(), terminal)?;
 
     let mut state = State {
         id: id.to_string(),

@@ -1,8 +1,8 @@
 //! `exec`: a new process in a running container's namespaces and cgroup.
 use super::channel::{self, Msg};
-use super::init::{argv, environment, exec, hand_over_listener, lock_down, set_attributes};
+use super::init::{command, exec, hand_over_listener, lock_down, set_attributes};
 use crate::state::State;
-use crate::{console, namespaces, process, seccomp, sys, Result};
+use crate::{console, namespaces, seccomp, sys, Result};
 use anyhow::{anyhow, bail, Context};
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
@@ -32,20 +32,7 @@ pub fn spawn(
         })
         .collect::<Result<_>>()?;
     let terminal = process.terminal().unwrap_or(false);
-    let (console_child, console_host) = match (console_socket, terminal) {
-        (Some(path), true) => (
-            Some(
-                console::connect(path)
-                    .map_err(|e| anyhow!("--console-socket {}: {e}", path.display()))?,
-            ),
-            None,
-        ),
-        (None, true) => {
-            let (a, b) = UnixStream::pair()?;
-            (Some(a), Some(b))
-        }
-        _ => (None, None),
-    };
+    let (console_child, console_host) = crate::console::endpoints(console_socket, terminal)?;
     let seccomp_cfg = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
     let (chan, child_chan) = channel::pair()?;
 
@@ -157,16 +144,7 @@ fn child(
             .map(|b| (b.height() as u16, b.width() as u16));
         console::setup_with_size(sock, false, size)?;
     }
-    let env = environment(process, extra_fds);
-    let argv = argv(process)?;
-    let exe = process::find_executable(
-        &process
-            .args()
-            .as_ref()
-            .map(|a| a[0].clone())
-            .unwrap_or_default(),
-        &env,
-    )?;
+    let (exe, argv, env) = command(process, extra_fds)?;
     let filter = seccomp_cfg
         .map(seccomp::compile)
         .transpose()

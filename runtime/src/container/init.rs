@@ -148,16 +148,7 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
 
     // The process: attributes that need privileges, then where and what to exec.
     set_attributes(process, linux.and_then(|l| l.personality().as_ref()))?;
-    let env = environment(process, args.extra_fds);
-    let argv = argv(process)?;
-    let exe = process::find_executable(
-        &process
-            .args()
-            .as_ref()
-            .map(|a| a[0].clone())
-            .unwrap_or_default(),
-        &env,
-    )?;
+    let (exe, argv, env) = command(process, args.extra_fds)?;
     let filter = linux
         .and_then(|l| l.seccomp().as_ref())
         .map(seccomp::compile)
@@ -288,6 +279,20 @@ fn with_status(state: &str, status: &str) -> Vec<u8> {
         }
         Err(_) => state.as_bytes().to_vec(),
     }
+}
+
+/// What to execve: args[0] found on the container's PATH, the argv, the environment.
+pub fn command(process: &Process, extra_fds: u32) -> Result<(CString, Vec<CString>, Vec<String>)> {
+    let env = environment(process, extra_fds);
+    let argv = argv(process)?;
+    let args0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    let exe = process::find_executable(&args0, &env)?;
+    Ok((exe, argv, env))
 }
 
 pub fn argv(process: &Process) -> Result<Vec<CString>> {
