@@ -102,3 +102,35 @@ pub(crate) fn limit(v: i64) -> String {
         v.to_string()
     }
 }
+
+/// `linux.resources.hugepageLimits[i]`: `hugetlb.<size>.limit_in_bytes` in a v1 hierarchy,
+/// or `hugetlb.<size>.max` (plus `.rsvd.max` where the kernel has it, as runc) on cgroup2.
+pub(crate) fn hugetlb(dir: &Path, i: usize, size: &str, limit: i64, cgroup2: bool) -> Result<()> {
+    let f = format!("linux.resources.hugepageLimits[{i}]");
+    if size.is_empty() || size.contains('/') || size.contains('.') {
+        anyhow::bail!("{f}.pageSize: invalid page size {size:?}");
+    }
+    let file = if cgroup2 {
+        format!("hugetlb.{size}.max")
+    } else {
+        format!("hugetlb.{size}.limit_in_bytes")
+    };
+    let v = self::limit(limit);
+    match write_raw(dir, &file, &v) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => anyhow::bail!(
+            "{f}.pageSize: hugepage size {size} is not supported here (no {})",
+            dir.join(&file).display()
+        ),
+        Err(e) => return Err(werr(dir, &file, &v, &format!("{f}.limit"), &e)),
+    }
+    if cgroup2 {
+        write_if_exists(
+            dir,
+            &format!("hugetlb.{size}.rsvd.max"),
+            &v,
+            &format!("{f}.limit"),
+        )?;
+    }
+    Ok(())
+}

@@ -287,9 +287,7 @@ impl Cgroup {
     }
 
     fn make_dirs(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
-        let wants_hugetlb = resources
-            .and_then(|r| r.hugepage_limits().as_ref())
-            .is_some_and(|l| !l.is_empty());
+        let wants_hugetlb = wants_hugetlb(resources);
         let hierarchies = self.hierarchies.clone();
         for h in &hierarchies {
             let first_new = self.created.len();
@@ -308,13 +306,8 @@ impl Cgroup {
             if h.v2 {
                 if self.layout == Layout::V2 {
                     v2::enable_all_controllers(&h.mount, &self.path);
-                } else if wants_hugetlb && !self.has_v1("hugetlb") {
-                    v2::enable_controllers(
-                        &h.mount,
-                        &self.path,
-                        "+hugetlb",
-                        "linux.resources.hugepageLimits",
-                    )?;
+                } else if wants_hugetlb {
+                    self.enable_hybrid_hugetlb()?;
                 }
             }
         }
@@ -377,23 +370,27 @@ impl Cgroup {
         Ok(())
     }
 
+    /// On a hybrid host without a v1 hugetlb hierarchy, hugetlb lives on the cgroup2 mount:
+    /// enable it in the parents' subtree_control.
+    fn enable_hybrid_hugetlb(&self) -> Result<()> {
+        if self.has_v1("hugetlb") {
+            return Ok(());
+        }
+        match self.hierarchies.iter().find(|h| h.v2) {
+            Some(h) => v2::enable_controllers(
+                &h.mount,
+                &self.path,
+                "+hugetlb",
+                "linux.resources.hugepageLimits",
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// Apply new limits to a live container. Zero or absent values leave a setting as it is.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
-        if self.layout == Layout::V1 {
-            let wants_hugetlb = resources
-                .hugepage_limits()
-                .as_ref()
-                .is_some_and(|l| !l.is_empty());
-            if wants_hugetlb && !self.has_v1("hugetlb") {
-                if let Some(h) = self.hierarchies.iter().find(|h| h.v2) {
-                    v2::enable_controllers(
-                        &h.mount,
-                        &self.path,
-                        "+hugetlb",
-                        "linux.resources.hugepageLimits",
-                    )?;
-                }
-            }
+        if self.layout == Layout::V1 && wants_hugetlb(Some(resources)) {
+            self.enable_hybrid_hugetlb()?;
         }
         self.apply(Some(resources), false)
     }
@@ -701,3 +698,9 @@ fn remove_children(dir: &Path) {
 
 #[cfg(test)]
 mod tests;
+
+fn wants_hugetlb(resources: Option<&LinuxResources>) -> bool {
+    resources
+        .and_then(|r| r.hugepage_limits().as_ref())
+        .is_some_and(|l| !l.is_empty())
+}

@@ -568,40 +568,15 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
-/// hugetlb: a v1 hierarchy if there is one, else the hybrid cgroup2 mount (hugetlb.<size>.max).
+/// hugetlb: a v1 hierarchy if there is one, else the hybrid cgroup2 mount.
 fn hugetlb(cg: &Cgroup, i: usize, size: &str, limit: i64) -> Result<()> {
-    let f = format!("linux.resources.hugepageLimits[{i}]");
-    if size.is_empty() || size.contains('/') || size.contains('.') {
-        bail!("{f}.pageSize: invalid page size {size:?}");
-    }
-    let (dir, file) = if let Some(d) = cg.dir_of("hugetlb") {
-        (d, format!("hugetlb.{size}.limit_in_bytes"))
-    } else if let Some(d) = cg.unified_dir() {
-        (d, format!("hugetlb.{size}.max"))
-    } else {
-        bail!("{f}: no hugetlb cgroup controller is available on this host");
-    };
-    let v = files::limit(limit);
-    match files::write_raw(&dir, &file, &v) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            bail!(
-                "{f}.pageSize: hugepage size {size} is not supported here (no {})",
-                dir.join(&file).display()
-            );
+    match (cg.dir_of("hugetlb"), cg.unified_dir()) {
+        (Some(d), _) => files::hugetlb(&d, i, size, limit, false),
+        (None, Some(d)) => files::hugetlb(&d, i, size, limit, true),
+        (None, None) => {
+            bail!("linux.resources.hugepageLimits[{i}]: no hugetlb cgroup controller is available on this host")
         }
-        Err(e) => return Err(files::werr(&dir, &file, &v, &format!("{f}.limit"), &e)),
     }
-    if file.ends_with(".max") {
-        // Reservation limit too, where the kernel has it (runc does the same).
-        files::write_if_exists(
-            &dir,
-            &format!("hugetlb.{size}.rsvd.max"),
-            &v,
-            &format!("{f}.limit"),
-        )?;
-    }
-    Ok(())
 }
 
 /// Write FROZEN and wait until the whole cgroup is FROZEN (tasks may take a moment).

@@ -125,30 +125,8 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
     if let Some(b) = r.block_io() {
         io(&dir, b)?;
     }
-    if let Some(limits) = r.hugepage_limits() {
-        for (i, l) in limits.iter().enumerate() {
-            let f = format!("linux.resources.hugepageLimits[{i}]");
-            let size = l.page_size();
-            if size.is_empty() || size.contains('/') || size.contains('.') {
-                bail!("{f}.pageSize: invalid page size {size:?}");
-            }
-            let v = files::limit(l.limit());
-            let file = format!("hugetlb.{size}.max");
-            match files::write_raw(&dir, &file, &v) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => bail!(
-                    "{f}.pageSize: hugepage size {size} is not supported here (no {})",
-                    dir.join(&file).display()
-                ),
-                Err(e) => return Err(files::werr(&dir, &file, &v, &format!("{f}.limit"), &e)),
-            }
-            files::write_if_exists(
-                &dir,
-                &format!("hugetlb.{size}.rsvd.max"),
-                &v,
-                &format!("{f}.limit"),
-            )?;
-        }
+    for (i, l) in r.hugepage_limits().iter().flatten().enumerate() {
+        files::hugetlb(&dir, i, l.page_size(), l.limit(), true)?;
     }
     if let Some(n) = r.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
