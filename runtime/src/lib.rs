@@ -23,6 +23,7 @@ pub mod cli;
 pub mod commands;
 pub mod console;
 pub mod container;
+pub mod exe;
 pub mod hooks;
 pub mod logging;
 pub mod namespaces;

@@ -14,6 +14,17 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // CVE-2019-5736: the commands that start container processes run from a read-only
+    // mount of the rt binary (see rt::exe).
+    if matches!(
+        cli.command,
+        Some(rt::cli::Command::Create(_) | rt::cli::Command::Run(_) | rt::cli::Command::Exec(_))
+    ) {
+        if let Err(e) = rt::exe::ensure_readonly() {
+            eprintln!("rt: {e:#}");
+            std::process::exit(1);
+        }
+    }
     if let Err(e) = rt::logging::init(cli.log.clone(), &cli.log_format, cli.debug) {
         rt::logging::error(&format!("{e:#}"));
         std::process::exit(1);

@@ -109,6 +109,10 @@ fn child(
     extra_fds: u32,
     chan: &channel::Channel,
 ) -> Result<std::convert::Infallible> {
+    // As the init (see there): no ptrace or /proc access from the container until execve.
+    if !nss.iter().any(|(t, _)| *t == LinuxNamespaceType::User) {
+        nix::sys::prctl::set_dumpable(false)?;
+    }
     let seccomp_cfg = linux.and_then(|l| l.seccomp().as_ref());
     let personality = linux.and_then(|l| l.personality().as_ref());
     match chan.recv()? {

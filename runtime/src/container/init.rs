@@ -58,6 +58,12 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         .as_ref()
         .ok_or_else(|| anyhow!("process: missing"))?;
     let linux = spec.linux().as_ref();
+    // Defence in depth for CVE-2019-5736 (see crate::exe): until execve, nothing in the
+    // container may ptrace us or open our /proc files (exe, fds). execve resets it. Not in
+    // a user namespace, where it would make our own /proc files unreachable to us.
+    if !(args.ns.new_user || args.ns.join_user.is_some()) {
+        nix::sys::prctl::set_dumpable(false)?;
+    }
 
     let hook_state = match chan.recv()? {
         Msg::Go { state } => state,

