@@ -543,7 +543,21 @@ pub fn set_cwd(cwd: &Path) -> Result<()> {
         }
         r => r,
     }
-    .map_err(|e| anyhow!("process.cwd: {:?}: {}", cwd, e.desc()))
+    .map_err(|e| anyhow!("process.cwd: {:?}: {}", cwd, e.desc()))?;
+    check_cwd_inside(cwd)
+}
+
+/// CVE-2024-21626: a cwd reached through a leaked fd (`/proc/self/fd/N`) or any other
+/// magic link may lie outside the container's root. The kernel's getcwd then reports the
+/// path as "(unreachable)/..." (glibc: ENOENT): refuse to exec there.
+pub fn check_cwd_inside(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(anyhow!(
+            "process.cwd: {:?} resolves outside the container's root",
+            cwd
+        )),
+    }
 }
 
 /// The value of `key` in a KEY=VALUE list (the last one wins, like setenv).

@@ -69,9 +69,15 @@ impl Channel {
     /// Next message, or None at EOF (the peer exited, or exec'd: the socket is CLOEXEC).
     pub fn recv_opt(&self) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut reset = false;
         let n = loop {
             match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
                 Err(nix::Error::EINTR) => continue,
+                // A peer that exited with a message of ours unread leaves ECONNRESET
+                // pending (reported once, before its queued messages): read again for
+                // its last words.
+                Err(nix::Error::ECONNRESET) if !reset => reset = true,
+                Err(nix::Error::ECONNRESET) => return Ok(None),
                 r => break r?,
             }
         };

@@ -141,6 +141,7 @@ fn child(
     set_attributes(process, personality)?;
     nix::unistd::chdir(process.cwd())
         .map_err(|e| anyhow!("process.cwd: {}: {e}", process.cwd().display()))?;
+    crate::process::check_cwd_inside(process.cwd())?;
     if let Some(sock) = console_sock {
         let size = process
             .console_size()

@@ -266,3 +266,101 @@ fn shebang_proc_self_exe_entrypoint_cannot_overwrite_rt() {
     );
     assert_exe_untouched(&report, &copy, &sha);
 }
+
+// ---------------------------------------------------------------------------------------
+// CVE-2024-21626: leaked fds, process.cwd through /proc/self/fd/N
+// ---------------------------------------------------------------------------------------
+
+/// The fd numbers the probe saw open (its own directory handle excluded by the probe).
+fn fd_numbers(p: &Value) -> Vec<u64> {
+    let mut v: Vec<u64> = p["fds"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no fds in {p}"))
+        .keys()
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+/// create + start (stdout into a file), run, and exec: only stdio reaches the container.
+#[test]
+fn only_stdio_reaches_the_container() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/rt-probe"]);
+    let id = unique_id("fds");
+    let p = probe_id(&rt, &mut b, &id, &[]);
+    assert_eq!(fd_numbers(&p), [0, 1, 2], "run: {}", p["fds"]);
+
+    let out_path = b.dir.join("out.json");
+    let out = fs::File::create(&out_path).unwrap();
+    let id = unique_id("fds");
+    let a = ["create", "--bundle", b.dir_str(), &id];
+    let status = rt
+        .cmd()
+        .args(a)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "rt create failed");
+    rt.ok(&["start", &id]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    let p: Value = serde_json::from_str(&fs::read_to_string(&out_path).unwrap()).unwrap();
+    assert_eq!(fd_numbers(&p), [0, 1, 2], "create/start: {}", p["fds"]);
+
+    b.set_args(&["sleep", "30"]);
+    b.save();
+    let id = unique_id("fds");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    let p = exec_probe(&rt, &id, &[]);
+    rt.ok(&["delete", "-f", &id]);
+    assert_eq!(fd_numbers(&p), [0, 1, 2], "exec: {}", p["fds"]);
+}
+
+/// A cwd of /proc/self/fd/N must never land in a directory outside the container: for
+/// every N either rt refuses it or the probe's cwd is reachable from its root.
+#[test]
+fn cwd_through_proc_self_fd_never_escapes() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["sleep", "30"]);
+    let id = unique_id("cwd");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    for n in 3..=12 {
+        let cwd = format!("/proc/self/fd/{n}");
+        // run (create + start in one)
+        b.set_args(&["/bin/rt-probe"]);
+        b.config["process"]["cwd"] = json!(cwd);
+        b.save();
+        let run_id = unique_id("cwd");
+        let out = rt.run(&["run", "--bundle", b.dir_str(), &run_id]);
+        check_cwd(&out, &cwd, "run");
+        let _ = rt.run(&["delete", "-f", &run_id]);
+        // exec
+        let out = rt.run(&["exec", "--cwd", &cwd, &id, "/bin/rt-probe"]);
+        check_cwd(&out, &cwd, "exec");
+    }
+    rt.ok(&["delete", "-f", &id]);
+}
+
+fn check_cwd(out: &std::process::Output, cwd: &str, what: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(
+            stderr.contains("process.cwd") || stderr.contains("cwd"),
+            "{what} with cwd {cwd}: failed, but not on the cwd: {stderr}"
+        );
+        return;
+    }
+    let p: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{what} with cwd {cwd}: not JSON ({e}): {stdout} {stderr}"));
+    let got = p["cwd"].as_str().unwrap_or_default();
+    assert!(
+        got.starts_with('/') && !got.contains("unreachable"),
+        "{what} with cwd {cwd}: the process runs in a directory outside the container \
+         (getcwd: {got:?}, fds: {})",
+        p["fds"]
+    );
+}
