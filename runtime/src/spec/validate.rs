@@ -19,7 +19,7 @@ use oci_spec::runtime::{
 };
 use std::collections::HashMap;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path};
 
 /// Fail with `<path>: <message>`.
@@ -337,15 +337,25 @@ fn check_ns_file(json: &str, p: &Path, t: LinuxNamespaceType) -> Result<()> {
             p.display().to_string()
         );
     }
-    let f = match std::fs::File::open(p) {
+    // O_PATH first: opening whatever the path names for real (a fifo, a device) could
+    // block or have side effects; only a file on nsfs is opened.
+    let fp = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(p)
+    {
         Ok(f) => f,
         Err(e) => fail!(json, "{}: {}", p.display(), io_msg(&e)),
     };
-    match nix::sys::statfs::fstatfs(f.as_fd()) {
+    match nix::sys::statfs::fstatfs(fp.as_fd()) {
         Ok(s) if s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC => {}
         Ok(_) => fail!(json, "{}: not a namespace file", p.display()),
         Err(e) => fail!(json, "{}: {}", p.display(), e.desc()),
     }
+    let f = match std::fs::File::open(crate::sys::fd_path(&fp)) {
+        Ok(f) => f,
+        Err(e) => fail!(json, "{}: {}", p.display(), io_msg(&e)),
+    };
     match crate::sys::validate::ns_get_nstype(f.as_fd()) {
         Ok(got) if got == t as i32 => Ok(()),
         Ok(got) => {
