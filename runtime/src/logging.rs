@@ -47,6 +47,15 @@ fn write(level: &str, msg: &str) {
 pub fn debug(msg: &str) {
     if CONFIG.get().is_some_and(|c| c.debug) {
         write("debug", msg);
+        // For tests only (with --debug): stop at the stage named by $RT_TEST_STOP_AT, so
+        // a test can SIGKILL rt exactly there (tests/integration/tests/concurrency.rs).
+        // (A pid namespace's init ignores its own SIGSTOP: it sleeps there instead.)
+        if std::env::var_os("RT_TEST_STOP_AT").is_some_and(|s| s == msg) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
     }
 }
 

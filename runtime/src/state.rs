@@ -70,6 +70,14 @@ pub struct ContainerDir {
     pub dir: PathBuf,
 }
 
+/// An exclusive flock(2) on a container's directory: the commands that change a
+/// container (create, start, kill, delete, pause, resume, update) hold it, so that two of
+/// them on one id run one after the other. Released when dropped (the fd is closed; a
+/// forked child that closes its copy does not release it).
+pub struct DirLock {
+    _file: fs::File,
+}
+
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
@@ -110,6 +118,31 @@ impl ContainerDir {
             bail!("container {id} does not exist");
         }
         Ok(ContainerDir { dir })
+    }
+
+    /// Wait for the container's lock. Fails, saying the container does not exist, when
+    /// the directory was removed (by a delete) while we waited.
+    pub fn lock(&self) -> Result<DirLock> {
+        let id = self.id();
+        let gone = || anyhow!("container {id} does not exist");
+        let file = fs::File::open(&self.dir).map_err(|_| gone())?;
+        file.lock()
+            .map_err(|e| anyhow!("locking {}: {e}", self.dir.display()))?;
+        use std::os::unix::fs::MetadataExt;
+        let locked = file.metadata()?;
+        match fs::symlink_metadata(&self.dir) {
+            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => {
+                Ok(DirLock { _file: file })
+            }
+            _ => Err(gone()),
+        }
+    }
+
+    fn id(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     pub fn exec_fifo(&self) -> PathBuf {

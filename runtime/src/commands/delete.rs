@@ -12,6 +12,12 @@ pub fn run(root: &Path, a: Delete) -> Result<i32> {
         return Ok(0);
     }
     let dir = ContainerDir::open(root, &a.id)?;
+    // One delete at a time: a second one waits, then finds the container gone.
+    let _lock = match dir.lock() {
+        Ok(l) => l,
+        Err(_) if a.force && !dir.dir.is_dir() => return Ok(0),
+        Err(e) => return Err(e),
+    };
     match dir.load()? {
         Some(st) => lifecycle::delete(&dir, &st, a.force)?,
         // Died before it recorded anything: only the directory is left.

@@ -22,7 +22,11 @@ pub fn run(root: &Path, a: Run) -> Result<i32> {
         Err(e) => Err(e),
     };
     if !a.keep {
-        if let Err(e) = lifecycle::delete(&c.dir, &c.state, true) {
+        let deleted = c
+            .dir
+            .lock()
+            .and_then(|_lock| lifecycle::delete(&c.dir, &c.state, true));
+        if let Err(e) = deleted {
             crate::logging::warn(&format!("deleting {}: {e:#}", a.id));
         }
     }

@@ -4,7 +4,7 @@ use crate::Result;
 use std::path::Path;
 
 pub fn run(root: &Path, a: Id) -> Result<i32> {
-    let (dir, st) = lifecycle::load(root, &a.id)?;
+    let (dir, st, _lock) = lifecycle::load_locked(root, &a.id)?;
     start::start(&dir, &st)?;
     Ok(0)
 }

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub fn run(root: &Path, a: Update) -> Result<i32> {
-    let (dir, st) = lifecycle::load(root, &a.id)?;
+    let (dir, st, _lock) = lifecycle::load_locked(root, &a.id)?;
     if dir.status(&st) == Status::Stopped {
         bail!("container {} is not running", a.id);
     }

@@ -72,8 +72,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     let ns = namespaces::plan(linux)?;
 
     crate::logging::debug("create: config loaded and validated");
-    // 2. The container's directory claims the id.
+    // 2. The container's directory claims the id; its lock keeps other rt calls on this id
+    // waiting until the container is created (or cleaned up).
     let dir = ContainerDir::create(root, id)?;
+    // Declared before the Undo: dropped after it, so the lock covers the cleanup.
+    let lock = dir.lock().inspect_err(|_| {
+        let _ = dir.remove();
+    })?;
     let mut undo = Undo {
         dir: Some(&dir),
         cgroup: None,
@@ -81,10 +86,26 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         poststop: None,
     };
 
-    // 3. Its cgroup, with linux.resources applied.
+    // 3. Its cgroup, with linux.resources applied. The state is recorded first, naming
+    // the cgroup directories about to be made, so that if rt dies from here on, `delete
+    // -f` finds and removes all of them.
     let mut cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let mut state = State {
+        id: id.to_string(),
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        owner: String::new(),
+        cgroup: planned(&cgroup),
+        config: spec.clone(),
+        creating: true,
+    };
+    dir.save(&state)?;
     cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
     undo.cgroup = Some(cgroup.clone());
+    state.cgroup = cgroup.clone();
 
     crate::logging::debug("create: cgroup made");
     // 4. The exec fifo that `start` opens.
@@ -97,19 +118,6 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     // 5. The console: the caller's socket, or a pair when rt serves the terminal itself.
     let (console_init, console_host) =
         crate::console::endpoints(opts.console_socket.as_deref(), terminal)?;
-
-    let mut state = State {
-        id: id.to_string(),
-        pid: 0,
-        pid_start: 0,
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        owner: String::new(),
-        cgroup: cgroup.clone(),
-        config: spec.clone(),
-        creating: true,
-    };
 
     // 6. The init, cloned straight into its namespaces.
     let (chan, init_chan) = channel::pair()?;
@@ -126,6 +134,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     let child = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
     if child == 0 {
         drop(chan);
+        // Our copy only: closing it leaves rt's lock held (no LOCK_UN).
+        drop(lock);
         if via_intermediate {
             match intermediate(&ns, linux, &init_chan) {
                 Ok(0) => {}
@@ -239,11 +249,29 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     undo.pid = None;
     undo.poststop = None;
     drop(undo);
+    drop(lock);
     Ok(Created {
         dir,
         state,
         console: console_host,
     })
+}
+
+/// `cgroup` as it will be once `create` has made every directory of it that does not
+/// exist yet (parents before children), for the state recorded before it is made.
+fn planned(cgroup: &Cgroup) -> Cgroup {
+    let mut c = cgroup.clone();
+    c.created.clear();
+    for h in &cgroup.hierarchies {
+        let mut cur = h.mount.clone();
+        for comp in cgroup.path.split('/').filter(|c| !c.is_empty()) {
+            cur.push(comp);
+            if !cur.exists() && !c.created.contains(&cur) {
+                c.created.push(cur.clone());
+            }
+        }
+    }
+    c
 }
 
 /// --preserve-fds plus the systemd socket-activation fds in $LISTEN_FDS.

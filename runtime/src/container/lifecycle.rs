@@ -17,6 +17,17 @@ pub fn load(root: &Path, id: &str) -> Result<(ContainerDir, State)> {
     Ok((dir, st))
 }
 
+/// `load`, holding the container's lock (see `ContainerDir::lock`) until the returned
+/// lock is dropped.
+pub fn load_locked(root: &Path, id: &str) -> Result<(ContainerDir, State, state::DirLock)> {
+    let dir = ContainerDir::open(root, id)?;
+    let lock = dir.lock()?;
+    let st = dir
+        .load()?
+        .ok_or_else(|| anyhow!("container {id} is still being created"))?;
+    Ok((dir, st, lock))
+}
+
 /// Signal names with or without SIG, or numbers, as runc takes them.
 pub fn parse_signal(s: &str) -> Result<Signal> {
     if let Ok(n) = s.parse::<i32>() {
