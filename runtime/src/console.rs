@@ -109,7 +109,9 @@ pub fn setup_with_size(
 }
 
 /// Bind the pty slave onto /dev/console, creating it as a plain file when missing
-/// (or when the rootfs has a symlink there).
+/// (or when the rootfs has a symlink there). The mount goes onto the file opened here
+/// (O_PATH|O_NOFOLLOW, through /proc/self/fd), checked to be a regular file or a
+/// character device: a symlink swapped in meanwhile cannot redirect it (CVE-2025-52565).
 fn mount_dev_console(name: &str, slave: BorrowedFd<'_>) -> Result<()> {
     let console = Path::new("/dev/console");
     match std::fs::symlink_metadata(console) {
@@ -117,27 +119,32 @@ fn mount_dev_console(name: &str, slave: BorrowedFd<'_>) -> Result<()> {
             .map_err(|e| anyhow!("process.terminal: removing symlink /dev/console: {e}"))?,
         _ => {}
     }
-    OpenOptions::new()
+    match OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(console)
-        .or_else(|e| {
-            // A device node (from linux.devices) cannot be opened for writing everywhere;
-            // it is enough that it exists.
-            if console.exists() {
-                Ok(std::fs::File::open("/dev/null")?)
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(|e| anyhow!("process.terminal: creating /dev/console: {e}"))?;
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(anyhow!("process.terminal: creating /dev/console: {e}")),
+    }
+    let target = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(console)
+        .map_err(|e| anyhow!("process.terminal: opening /dev/console: {e}"))?;
+    let kind = target.metadata()?.file_type();
+    use std::os::unix::fs::FileTypeExt;
+    if !(kind.is_file() || kind.is_char_device()) {
+        bail!("process.terminal: /dev/console is not a file or a character device");
+    }
+    let target = crate::sys::fd_path(&target);
     let bind = |src: &str| {
         nix::mount::mount(
             Some(src),
-            console,
+            &target,
             None::<&str>,
             nix::mount::MsFlags::MS_BIND,
             None::<&str>,

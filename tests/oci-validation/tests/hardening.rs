@@ -364,3 +364,233 @@ fn check_cwd(out: &std::process::Output, cwd: &str, what: &str) {
         p["fds"]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// CVE-2021-30465 / CVE-2025-52881: mount destinations under a racing symlink
+// ---------------------------------------------------------------------------------------
+
+/// Mount points (field 5) of a mountinfo file.
+fn mount_points(path: &str) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect()
+}
+
+/// While containers are created one after the other, a thread swaps `rootfs/race`
+/// between a directory and a symlink to `/` (renameat2 RENAME_EXCHANGE). Each create
+/// stops just before pivot_root (rt --debug, RT_TEST_STOP_AT), where the init still sees
+/// the host's tree: every mount it made must be inside the rootfs.
+#[test]
+fn mount_destination_under_a_racing_symlink_stays_inside() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["true"]);
+    let rootfs = b.rootfs();
+    fs::create_dir_all(rootfs.join("race/mnt")).unwrap();
+    std::os::unix::fs::symlink("/", rootfs.join("race-alt")).unwrap();
+    b.add_mount(
+        json!({"destination": "/race/mnt", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=64k"]}),
+    );
+    b.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/race/mnt/masked"));
+    b.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/race/mnt"));
+    b.save();
+    let host: std::collections::HashSet<String> =
+        mount_points("/proc/self/mountinfo").into_iter().collect();
+    let root_prefix = rootfs.to_string_lossy().into_owned();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let a = std::ffi::CString::new(rootfs.join("race").to_str().unwrap()).unwrap();
+        let z = std::ffi::CString::new(rootfs.join("race-alt").to_str().unwrap()).unwrap();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two valid C strings.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_renameat2,
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        z.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut escaped = Vec::new();
+    let mut made = 0;
+    for _ in 0..40 {
+        let id = unique_id("race");
+        let mut child = rt
+            .cmd()
+            .args(["--debug", "create", "--bundle", b.dir_str(), &id])
+            .env("RT_TEST_STOP_AT", "init: before pivot_root")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let mut at_stage = false;
+        for l in lines.map_while(Result::ok) {
+            if l.contains("msg=\"init: before pivot_root\"") {
+                at_stage = true;
+                break;
+            }
+        }
+        if at_stage {
+            made += 1;
+            let pid = rt.state(&id)["pid"].as_i64().unwrap();
+            for mp in mount_points(&format!("/proc/{pid}/mountinfo")) {
+                if !host.contains(&mp) && !mp.starts_with(&root_prefix) {
+                    escaped.push(mp);
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        rt.ok(&["delete", "-f", &id]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(made > 0, "no create reached the mounts ({swaps} swaps)");
+    assert!(
+        escaped.is_empty(),
+        "mounts made outside the rootfs ({made} creates, {swaps} swaps): {escaped:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// CVE-2025-52565: /dev/console; CVE-2025-31133: /dev/null; writes only to procfs
+// ---------------------------------------------------------------------------------------
+
+/// Without a /dev tmpfs the rootfs's own /dev is used: a /dev/console symlink to a file
+/// of the image must not get the terminal mounted over that file.
+#[test]
+fn dev_console_symlink_is_not_followed() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/rt-probe"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+    b.set_readonly(false);
+    let rootfs = b.rootfs();
+    fs::create_dir_all(rootfs.join("dev")).unwrap();
+    let _ = fs::remove_file(rootfs.join("dev/console"));
+    fs::write(rootfs.join("etc/secret"), "s3cret").unwrap();
+    std::os::unix::fs::symlink("/etc/secret", rootfs.join("dev/console")).unwrap();
+    b.save();
+    let id = unique_id("console");
+    let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
+    let _ = rt.run(&["delete", "-f", &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let p: Value = text
+        .lines()
+        .find_map(|l| serde_json::from_str(l.trim()).ok())
+        .unwrap_or_else(|| panic!("no probe JSON: {}", describe(&["run"], &out)));
+    let mounts: Vec<&str> = p["mountinfo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mount_point"].as_str())
+        .collect();
+    assert!(
+        !mounts.contains(&"/etc/secret"),
+        "the terminal was mounted over the symlink's target: {mounts:?}"
+    );
+    assert!(mounts.contains(&"/dev/console"), "{mounts:?}");
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/secret")).unwrap(),
+        "s3cret"
+    );
+}
+
+/// linux.sysctl is written only to procfs: with a directory of plain files bind-mounted
+/// over /proc/sys, create fails and the files are untouched.
+#[test]
+fn sysctl_is_written_only_to_procfs() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["true"]);
+    let fake = b.dir.join("fakesys");
+    fs::create_dir_all(fake.join("kernel")).unwrap();
+    fs::write(fake.join("kernel/shmmax"), "orig").unwrap();
+    b.add_mount(json!({"destination": "/proc/sys", "type": "bind",
+        "source": fake.to_str().unwrap(), "options": ["rbind", "rw"]}));
+    b.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|p| p != "/proc/sys");
+    b.config["linux"]["sysctl"] = json!({"kernel.shmmax": "12345"});
+    b.save();
+    let id = unique_id("sysctl");
+    let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
+    let _ = rt.run(&["delete", "-f", &id]);
+    assert_eq!(
+        fs::read_to_string(fake.join("kernel/shmmax")).unwrap(),
+        "orig",
+        "the sysctl went to a file that is not on procfs: {}",
+        describe(&["run"], &out)
+    );
+    assert!(!out.status.success(), "{}", describe(&["run"], &out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("linux.sysctl.kernel.shmmax") && err.contains("not on procfs"),
+        "{err}"
+    );
+}
+
+/// An image whose /dev/null is a regular file or a symlink to a file (no /dev tmpfs):
+/// masking must still bind the real null device (char 1:3), never that file.
+#[test]
+fn masking_uses_the_real_null_device() {
+    let rt = Rt::new();
+    for fake in ["file", "symlink"] {
+        let mut b = Bundle::busybox(&["/bin/rt-probe", "read", "/etc/masked"]);
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+        b.set_readonly(false);
+        b.config["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("/etc/masked"));
+        let rootfs = b.rootfs();
+        fs::create_dir_all(rootfs.join("dev")).unwrap();
+        let _ = fs::remove_file(rootfs.join("dev/null"));
+        fs::write(rootfs.join("etc/masked"), "masked-secret").unwrap();
+        fs::write(rootfs.join("etc/fake-null"), "fake-null").unwrap();
+        match fake {
+            "file" => fs::write(rootfs.join("dev/null"), "fake-null").unwrap(),
+            _ => std::os::unix::fs::symlink("/etc/fake-null", rootfs.join("dev/null")).unwrap(),
+        }
+        b.save();
+        let id = unique_id("null");
+        let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
+        let _ = rt.run(&["delete", "-f", &id]);
+        if out.status.success() {
+            let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(p["data"], "", "{fake}: the masked file reads {p}");
+        }
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/fake-null")).unwrap(),
+            "fake-null",
+            "{fake}"
+        );
+    }
+}
