@@ -40,6 +40,8 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings
 # A hung test must not hang CI: the whole run is bounded (RT_TEST_TOTAL_TIMEOUT seconds).
 step test timeout -k 30 "${RT_TEST_TOTAL_TIMEOUT:-3600}" \
     cargo test --workspace --no-fail-fast -- --test-threads="${RT_TEST_THREADS:-2}"
+# A short soak (about 15 s): no growth of rt's state, cgroups, mounts, processes, fds.
+step soak env RT_BIN="$PWD/target/x86_64-unknown-linux-gnu/debug/rt" bash hack/soak.sh 50
 step vm-v2 bash hack/vm-test.sh
 
 if [ "${#failed[@]}" -gt 0 ]; then
