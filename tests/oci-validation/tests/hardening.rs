@@ -165,11 +165,11 @@ impl OutputRef for std::process::Child {
 fn assert_exe_untouched(report: &Value, copy: &RtCopy, sha: &str) {
     assert_eq!(
         report["opath"]["ok"], true,
-        "the attacker could not even open /proc/1/exe (the test proves nothing): {report}"
+        "the attacker could not even open /proc/<pid>/exe (the test proves nothing): {report}"
     );
     assert_eq!(
         report["ok"], false,
-        "the container wrote to the host's rt binary through /proc/1/exe: {report}"
+        "the container wrote to the host's rt binary through /proc/<pid>/exe: {report}"
     );
     assert_eq!(copy.sha256(), sha, "the rt binary changed: {report}");
     // Refused because the mount is read-only, not by luck (e.g. ETXTBSY while rt runs).
@@ -263,6 +263,75 @@ fn shebang_proc_self_exe_entrypoint_cannot_overwrite_rt() {
     assert_eq!(
         exe_ino, copy_ino,
         "the container process was not the rt binary: {report}"
+    );
+    assert_exe_untouched(&report, &copy, &sha);
+}
+
+/// The same through `rt exec`: its child is a clone of rt too; `rt exec -d` of a
+/// `#!/proc/self/exe` script makes the exec'd process the rt binary.
+#[test]
+fn exec_of_a_shebang_proc_self_exe_cannot_overwrite_rt() {
+    let rt = Rt::new();
+    let copy = RtCopy::new();
+    let sha = copy.sha256();
+    let mut victim = Bundle::busybox(&["sleep", "60"]);
+    victim.remove_namespace("pid");
+    fs::write(victim.rootfs().join("entry"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(
+        victim.rootfs().join("entry"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    victim.save();
+    let id = unique_id("victim");
+    rt.ok(&["run", "-d", "--bundle", victim.dir_str(), &id]);
+    let pid_file = victim.dir.join("exec.pid");
+    let (_r, w) = full_pipe();
+    let a = [
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "/entry",
+    ];
+    let status = copy
+        .cmd(&rt)
+        .args(a)
+        .stdout(Stdio::from(w.try_clone().unwrap()))
+        .stderr(Stdio::from(w))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "rt exec -d of the #!/proc/self/exe script failed"
+    );
+    let pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut attacker = Attacker::start(&rt, pid, false);
+    attacker.wait_ready();
+    let exe_ino = fs::metadata(format!("/proc/{pid}/exe"))
+        .map(|m| m.ino())
+        .ok();
+    let copy_ino = fs::metadata(&copy.bin).map(|m| m.ino()).ok();
+    // SAFETY: kill(2) of the exec'd process (the rt binary blocked on a full pipe).
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::metadata(format!("/proc/{pid}/exe")).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "exec'd process {pid} did not die"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let report = attacker.go();
+    rt.ok(&["delete", "-f", &id]);
+    assert_eq!(
+        exe_ino, copy_ino,
+        "the exec'd process was not the rt binary: {report}"
     );
     assert_exe_untouched(&report, &copy, &sha);
 }
