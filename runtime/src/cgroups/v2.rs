@@ -129,8 +129,11 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
         files::hugetlb(&dir, i, l.page_size(), l.limit(), true)?;
     }
     if let Some(n) = r.network() {
-        if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
-            bail!("linux.resources.network: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
+        if n.class_id().is_some() {
+            bail!("linux.resources.network.classID: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            bail!("linux.resources.network.priorities: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
         }
     }
     if let Some(rdma) = r.rdma() {

@@ -123,7 +123,32 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     } else {
         ns.clone_flags.bits()
     };
-    let child = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
+    // On cgroup v2 the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP,
+    // Linux 5.7+): no cgroup.procs write, and never a moment outside it. Otherwise, or if
+    // the kernel refuses, a plain clone and rt moves it below.
+    let target = match via_intermediate {
+        false => cgroup.clone_target(),
+        true => None,
+    };
+    let mut born_in_cgroup = false;
+    let child = match target
+        .as_ref()
+        .map(|fd| sys::clone_into_cgroup(flags, std::os::fd::AsFd::as_fd(fd)))
+    {
+        Some(Ok(pid)) => {
+            born_in_cgroup = true;
+            pid
+        }
+        other => {
+            if let Some(Err(e)) = other {
+                crate::logging::debug(&format!(
+                    "create: clone3 into the cgroup refused ({e}), cloning and moving the init"
+                ));
+            }
+            sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?
+        }
+    };
+    drop(target);
     if child == 0 {
         drop(chan);
         if via_intermediate {
@@ -194,9 +219,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     // (~10 ms here): overlapped with the init's mount work instead of before it. The init
     // does not unshare its cgroup namespace, nor run anything of the container's, before
     // HooksDone, which comes after this.
-    cgroup.add_task(pid)?;
-
-    crate::logging::debug("create: init joined to its cgroup");
+    if born_in_cgroup {
+        crate::logging::debug("create: init was cloned into its cgroup");
+    } else {
+        cgroup.add_task(pid)?;
+        crate::logging::debug("create: init joined to its cgroup");
+    }
     // 8. Hooks that run in the runtime's namespaces, once the init's mounts are made.
     chan.expect(Msg::RunHooks)?;
     if let Some(h) = spec.hooks() {
