@@ -111,8 +111,12 @@ trap 'exit 130' INT TERM
 # --- bundle: one shared read-only busybox rootfs; one config.json per container ---
 make_busybox_rootfs "$work/rootfs"
 (cd "$work" && "$RT" spec) || die "rt spec failed"
-jq --arg root "$work/rootfs" \
-    '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
+# crun 1.8 accepts only ociVersion 1.0.x ("unknown version specified"): all runtimes get
+# the same config, so with crun it says 1.0.2-dev (what runc 1.1.5's spec writes).
+ocivers=$(jq -r .ociVersion "$work/config.json")
+[ -n "${BIN[crun]:-}" ] && ocivers=1.0.2-dev
+jq --arg root "$work/rootfs" --arg v "$ocivers" \
+    '.ociVersion = $v | .process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
     "$work/config.json" >"$work/base.json" || die "jq failed on rt spec's config.json"
 
 # bundle RUNTIME NAME ARGS_JSON -> prints a bundle dir whose config has its own cgroupsPath
@@ -242,8 +246,9 @@ stats() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
-out=/dev/stdout
-[ "$JSON" = 1 ] && out=/dev/stderr
+# By descriptor, not /dev/stdout: the QEMU guest's devtmpfs has no /dev/stdout link.
+outfd=1
+[ "$JSON" = 1 ] && outfd=2
 time_metrics=(create_start_delete create start delete run exec)
 rss_metrics=(rss_create rss_run)
 rt_size=$(stat -c %s "$RT")
@@ -317,7 +322,7 @@ json_metrics=()
             echo "ratio $m rt/crun = $(ratio "$a" "$b")"
         done
     fi
-} >"$out"
+} >&"$outfd"
 
 if [ "$JSON" = 1 ]; then
     printf '%s\n' "${json_metrics[@]}" | jq -s --argjson n "$N" --arg rt "$RT" --arg runc "$RUNC" \
