@@ -248,7 +248,22 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
         write(dir, "memory.low", &v, &format!("{F}.reservation"))?;
     }
     // kernel, kernelTCP, swappiness and disableOOMKiller have no v2 files; runc ignores
-    // them there too (an out-of-range swappiness is rejected above).
+    // them there too (an out-of-range swappiness is rejected above). Not silently: a
+    // warning names each one.
+    #[allow(deprecated)]
+    let ignored = [
+        ("kernel", m.kernel().is_some_and(|v| v != 0)),
+        ("kernelTCP", m.kernel_tcp().is_some_and(|v| v != 0)),
+        ("swappiness", m.swappiness().is_some()),
+        ("disableOOMKiller", m.disable_oom_killer() == Some(true)),
+    ];
+    for (name, set) in ignored {
+        if set {
+            crate::logging::warn(&format!(
+                "{F}.{name}: has no cgroup v2 equivalent; ignored, as runc does"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -295,6 +310,11 @@ fn cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
 
 fn io(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
     const F: &str = "linux.resources.blockIO";
+    if b.leaf_weight().is_some_and(|w| w != 0) {
+        crate::logging::warn(&format!(
+            "{F}.leafWeight: has no cgroup v2 equivalent; ignored, as runc does"
+        ));
+    }
     if let Some(w) = b.weight().filter(|w| *w != 0) {
         if dir.join("io.bfq.weight").exists() {
             write(dir, "io.bfq.weight", &w.to_string(), &format!("{F}.weight"))?;
