@@ -126,29 +126,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     // On cgroup v2 the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP,
     // Linux 5.7+): no cgroup.procs write, and never a moment outside it. Otherwise, or if
     // the kernel refuses, a plain clone and rt moves it below.
-    let target = match via_intermediate {
-        false => cgroup.clone_target(),
-        true => None,
+    let (child, born_in_cgroup) = match via_intermediate {
+        false => clone_into(&cgroup, flags)?,
+        true => (
+            sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?,
+            false,
+        ),
     };
-    let mut born_in_cgroup = false;
-    let child = match target
-        .as_ref()
-        .map(|fd| sys::clone_into_cgroup(flags, std::os::fd::AsFd::as_fd(fd)))
-    {
-        Some(Ok(pid)) => {
-            born_in_cgroup = true;
-            pid
-        }
-        other => {
-            if let Some(Err(e)) = other {
-                crate::logging::debug(&format!(
-                    "create: clone3 into the cgroup refused ({e}), cloning and moving the init"
-                ));
-            }
-            sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?
-        }
-    };
-    drop(target);
     if child == 0 {
         drop(chan);
         if via_intermediate {
@@ -361,4 +345,21 @@ fn await_init(
             m => bail!("protocol error: expected InitPid, got {m:?}"),
         }
     }
+}
+
+/// Clone (fork semantics, `flags` as for `sys::clone_fork`) straight into `cg` where the
+/// layout allows it (pure v2: clone3 CLONE_INTO_CGROUP), else a plain clone. Returns the
+/// pid (0 in the child) and whether the child was born in the cgroup; if not, the caller
+/// moves it with `add_task`.
+pub(super) fn clone_into(cg: &Cgroup, flags: libc::c_int) -> Result<(i32, bool)> {
+    if let Some(fd) = cg.clone_target() {
+        match sys::clone_into_cgroup(flags, std::os::fd::AsFd::as_fd(&fd)) {
+            Ok(pid) => return Ok((pid, true)),
+            Err(e) => crate::logging::debug(&format!(
+                "clone3 into the cgroup refused ({e}), cloning and moving the process"
+            )),
+        }
+    }
+    let pid = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
+    Ok((pid, false))
 }

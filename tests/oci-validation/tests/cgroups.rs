@@ -517,6 +517,23 @@ fn init_is_in_its_cgroup_when_create_returns() {
         "init joined to its cgroup"
     };
     assert!(log.contains(how), "{how:?} not in the debug log:\n{log}");
+    // exec takes the same path: on v2 its process is cloned into the cgroup too, and
+    // `ps` (which reads the cgroup) sees it.
+    rt.ok(&["start", &id]);
+    rt.ok(&[
+        "--debug",
+        "--log",
+        &log_s,
+        "exec",
+        "-d",
+        &id,
+        "/bin/sleep",
+        "999",
+    ]);
+    let log = std::fs::read_to_string(b.dir.join("rt.log")).unwrap();
+    assert!(!log.contains("clone3 into the cgroup refused"), "{log}");
+    let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(ps.as_array().map(Vec::len), Some(2), "{ps}");
     rt.ok(&["delete", "-f", &id]);
     b.set_args(&["/bin/true"]);
     assert_no_leftovers(&rt, &id, &b);
