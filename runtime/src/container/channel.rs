@@ -69,9 +69,14 @@ impl Channel {
     /// Next message, or None at EOF (the peer exited, or exec'd: the socket is CLOEXEC).
     pub fn recv_opt(&self) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut reset = false;
         let n = loop {
             match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
                 Err(nix::Error::EINTR) => continue,
+                // The peer closed with our last message unread (it failed before reading
+                // Go, say): the kernel reports ECONNRESET once, ahead of what the peer sent
+                // before closing (its Error). Read again for that, or for EOF.
+                Err(nix::Error::ECONNRESET) if !reset => reset = true,
                 r => break r?,
             }
         };
@@ -93,5 +98,26 @@ impl Channel {
             bail!("protocol error: expected {want:?}, got {m:?}");
         }
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peer's Error survives the peer closing with our message unread.
+    #[test]
+    fn error_of_a_peer_that_left_our_message_unread() {
+        let (rt, init) = pair().unwrap();
+        rt.send(&Msg::Go {
+            state: String::new(),
+        })
+        .unwrap();
+        init.send(&Msg::Error("linux.seccomp: bad".into())).unwrap();
+        drop(init);
+        let err = rt.recv().unwrap_err().to_string();
+        assert_eq!(err, "linux.seccomp: bad");
+        // then EOF
+        assert!(rt.recv_opt().unwrap().is_none());
     }
 }
