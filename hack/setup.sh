@@ -7,6 +7,8 @@
 #   util-linux      unshare(1), used by namespace tests
 #   podman, conmon  the podman client test (tests/integration/tests/podman.rs), via
 #                   hack/podman-setup.sh
+#   containerd      the containerd client test (tests/integration/tests/containerd.rs), via
+#                   hack/containerd-setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,9 @@ fi
 
 if ! $demo && [ -f tests/integration/tests/podman.rs ] && [ -f hack/podman-setup.sh ]; then
     bash hack/podman-setup.sh
+fi
+if ! $demo && [ -f hack/containerd-setup.sh ]; then
+    bash hack/containerd-setup.sh
 fi
 
 if ! command -v cargo >/dev/null; then

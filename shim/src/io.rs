@@ -1,18 +1,21 @@
 //! A process's stdio. Without a terminal the container gets the fifos (or files) themselves,
 //! not pipes the shim copies: output is in the fifo the moment it is written, nothing is lost
 //! when a process exits fast, and the reader sees EOF when the last process holding them
-//! exits. With a terminal, rt hands the pty master over `--console-socket` and the shim copies
+//! exits. stdin is a pipe the shim feeds from the fifo (EOF when the client closes its end,
+//! or at CloseIO). With a terminal, rt hands the pty master over `--console-socket` and the shim copies
 //! between it and the fifos.
 
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use std::fs::{File, OpenOptions};
 use std::io::{IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// The ends given to rt (and so to the container) and what the shim keeps.
@@ -20,9 +23,8 @@ pub struct Ends {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
-    /// A write end of the stdin fifo, so the container never reads a premature EOF before
-    /// the client opened its end; closed by CloseIO.
-    pub stdin_keep: Option<File>,
+    /// The write end of the process's stdin pipe (fed from the fifo); CloseIO drops it.
+    pub stdin_keep: Option<StdinWriter>,
 }
 
 fn uri_path(uri: &str) -> Result<Option<PathBuf>, String> {
@@ -68,28 +70,60 @@ fn open_out(uri: &str) -> Result<Option<File>, String> {
         .map_err(|e| format!("open {}: {e}", path.display()))
 }
 
-fn open_in(uri: &str) -> Result<Option<(File, Option<File>)>, String> {
-    let Some(path) = uri_path(uri)? else {
-        return Ok(None);
-    };
-    if uri.starts_with("file://") {
-        let f = File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
-        return Ok(Some((f, None)));
-    }
-    let keep = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
-    let rd = OpenOptions::new()
+/// Shared write end of a process's stdin: CloseIO takes it away.
+pub type StdinWriter = Arc<Mutex<Option<File>>>;
+
+/// Copies a stdin fifo into `sink` until the client closes its end (or CloseIO). A fifo no
+/// writer has opened yet reads as EOF, so the reader polls first: poll(2) reports a hang-up
+/// only after a writer has come and gone.
+fn copy_fifo(path: PathBuf, sink: StdinWriter) -> Result<(), String> {
+    let fifo = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(&path)
         .map_err(|e| format!("open {}: {e}", path.display()))?;
-    fcntl(rd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::empty()))
-        .map_err(|e| format!("fcntl {}: {e}", path.display()))?;
-    Ok(Some((rd, Some(keep))))
+    std::thread::spawn(move || {
+        let mut fifo = fifo;
+        let mut buf = [0u8; 8192];
+        loop {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::NONE).is_err() {
+                break;
+            }
+            let ev = fds[0].revents().unwrap_or(PollFlags::empty());
+            let n = match fifo.read(&mut buf) {
+                Ok(0) if ev.contains(PollFlags::POLLHUP) => break,
+                Ok(0) => continue,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let mut w = sink.lock().unwrap_or_else(|e| e.into_inner());
+            let written = w.as_mut().is_some_and(|f| f.write_all(&buf[..n]).is_ok());
+            if !written {
+                break;
+            }
+        }
+        // EOF for the process.
+        sink.lock().unwrap_or_else(|e| e.into_inner()).take();
+    });
+    Ok(())
+}
+
+/// The process's stdin: a `file://` directly, a fifo through a pipe the shim feeds.
+fn open_in(uri: &str) -> Result<(Option<File>, Option<StdinWriter>), String> {
+    let Some(path) = uri_path(uri)? else {
+        return Ok((None, None));
+    };
+    if uri.starts_with("file://") {
+        let f = File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+        return Ok((Some(f), None));
+    }
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let sink: StdinWriter = Arc::new(Mutex::new(Some(File::from(w))));
+    copy_fifo(path, sink.clone())?;
+    Ok((Some(File::from(r)), Some(sink)))
 }
 
 fn or_null(f: Option<File>) -> Stdio {
@@ -98,10 +132,7 @@ fn or_null(f: Option<File>) -> Stdio {
 
 /// The ends for a process without a terminal.
 pub fn direct(stdin: &str, stdout: &str, stderr: &str) -> Result<Ends, String> {
-    let (inp, keep) = match open_in(stdin)? {
-        Some((f, k)) => (Some(f), k),
-        None => (None, None),
-    };
+    let (inp, keep) = open_in(stdin)?;
     let out = open_out(stdout)?;
     let err = if !stderr.is_empty() && stderr == stdout {
         out.as_ref()
@@ -179,22 +210,9 @@ impl Drop for ConsoleSocket {
 /// Copies stdin fifo → master and master → stdout fifo. Returns the output copier, which
 /// ends (closing the fifo, the client's EOF) when the last slave is closed.
 pub fn copy_tty(master: &File, stdin: &str, stdout: &str) -> Result<JoinHandle<()>, String> {
-    if let Some((mut inp, _keep)) = open_in(stdin)? {
-        let mut m = master.try_clone().map_err(|e| format!("dup master: {e}"))?;
-        std::thread::spawn(move || {
-            let _keep = _keep;
-            let mut buf = [0u8; 4096];
-            loop {
-                match inp.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if m.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+    if let Some(path) = uri_path(stdin)? {
+        let m = master.try_clone().map_err(|e| format!("dup master: {e}"))?;
+        copy_fifo(path, Arc::new(Mutex::new(Some(m))))?;
     }
     let out = open_out(stdout)?;
     let mut m = master.try_clone().map_err(|e| format!("dup master: {e}"))?;

@@ -19,7 +19,7 @@ use containerd_shim::protos::events::task::{
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField};
+use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField, MessageFull};
 use containerd_shim::protos::ttrpc::{get_status, Code, Error as TtrpcError};
 use containerd_shim::protos::types::task::ProcessInfo;
 use containerd_shim::publisher::RemotePublisher;
@@ -64,7 +64,7 @@ struct Proc {
     stdout: String,
     stderr: String,
     terminal: bool,
-    stdin_keep: Option<File>,
+    stdin_keep: Option<io::StdinWriter>,
     console: Option<File>,
     copier: Option<JoinHandle<()>>,
     /// An exec's OCI process (JSON), until it is started.
@@ -108,7 +108,40 @@ impl Container {
 
 type Ev = (String, Box<dyn MessageDyn + Send>);
 
+/// Events sent to the publisher thread and not yet published: the shim drains them before
+/// it exits (TaskDelete is the last thing a shim says).
+#[derive(Default)]
+struct Pending {
+    count: Mutex<u64>,
+    done: Condvar,
+}
+
+impl Pending {
+    fn add(&self, n: i64) {
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *c = c.saturating_add_signed(n);
+        self.done.notify_all();
+    }
+
+    fn drain(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *c > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            c = self
+                .done
+                .wait_timeout(c, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+}
+
 struct Inner {
+    pending: Arc<Pending>,
     containers: Mutex<HashMap<String, Container>>,
     exited: Condvar,
     events: Mutex<Sender<Ev>>,
@@ -124,7 +157,10 @@ impl Inner {
     fn publish<E: Event + Send + 'static>(&self, e: E) {
         let topic = e.topic();
         let tx = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = tx.send((topic, Box::new(e)));
+        self.pending.add(1);
+        if tx.send((topic, Box::new(e))).is_err() {
+            self.pending.add(-1);
+        }
     }
 }
 
@@ -136,6 +172,8 @@ pub struct Service {
 /// The shim: the `start` and `delete` actions, and the server's lifetime.
 pub struct Shim {
     exit: Arc<ExitSignal>,
+    pending: Arc<Pending>,
+    socket: String,
     namespace: String,
     id: String,
     bundle: String,
@@ -155,6 +193,8 @@ impl containerd_shim::Shim for Shim {
     fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
         Shim {
             exit: Arc::new(ExitSignal::default()),
+            pending: Arc::default(),
+            socket: args.socket.clone(),
             namespace: args.namespace.clone(),
             id: args.id.clone(),
             bundle: args.bundle.clone(),
@@ -197,20 +237,47 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        self.pending.drain(Duration::from_secs(5));
+        // The crate removes the socket named in the bundle's address file, which containerd
+        // may have deleted by now: remove it by the -socket flag.
+        let path = self.socket.strip_prefix("unix://").unwrap_or(&self.socket);
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
         let (tx, rx) = channel::<Ev>();
         let ns = self.namespace.clone();
+        let pending = self.pending.clone();
         std::thread::spawn(move || {
+            let mut publisher = publisher;
             for (topic, ev) in rx {
+                let _done = Done(&pending);
+                let ev: Box<dyn MessageDyn> = ev;
+                let bytes = ev.write_to_bytes_dyn().unwrap_or_default();
                 if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
-                    log::warn!("publish {topic}: {e}");
+                    // containerd restarted: its ttrpc socket is new, connect again, once.
+                    log::warn!("publish {topic}: {e}; reconnecting");
+                    let Some(p) = std::env::var("TTRPC_ADDRESS")
+                        .ok()
+                        .and_then(|a| RemotePublisher::new(a).ok())
+                    else {
+                        continue;
+                    };
+                    publisher = p;
+                    let again = reencode(&topic, &bytes);
+                    if let Some(ev) = again {
+                        if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
+                            log::warn!("publish {topic}: {e}");
+                        }
+                    }
                 }
             }
         });
         Service {
             inner: Arc::new(Inner {
+                pending: self.pending.clone(),
                 containers: Mutex::new(HashMap::new()),
                 exited: Condvar::new(),
                 events: Mutex::new(tx),
@@ -218,6 +285,36 @@ impl containerd_shim::Shim for Shim {
                 namespace: self.namespace.clone(),
             }),
         }
+    }
+}
+
+/// Counts an event as published when dropped, whichever way its iteration ends.
+struct Done<'a>(&'a Pending);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.add(-1);
+    }
+}
+
+/// An event again from its bytes, by topic (publish consumes the first one).
+fn reencode(topic: &str, b: &[u8]) -> Option<Box<dyn MessageDyn>> {
+    fn de<M: MessageFull>(b: &[u8]) -> Option<Box<dyn MessageDyn>> {
+        M::parse_from_bytes(b)
+            .ok()
+            .map(|m| Box::new(m) as Box<dyn MessageDyn>)
+    }
+    match topic {
+        "/tasks/create" => de::<TaskCreate>(b),
+        "/tasks/start" => de::<TaskStart>(b),
+        "/tasks/exit" => de::<TaskExit>(b),
+        "/tasks/delete" => de::<TaskDelete>(b),
+        "/tasks/exec-added" => de::<TaskExecAdded>(b),
+        "/tasks/exec-started" => de::<TaskExecStarted>(b),
+        "/tasks/paused" => de::<TaskPaused>(b),
+        "/tasks/resumed" => de::<TaskResumed>(b),
+        "/tasks/oom" => de::<TaskOOM>(b),
+        _ => None,
     }
 }
 
@@ -232,7 +329,8 @@ fn runtime_options(any: &MessageField<Any>) -> TtrpcResult<api::Options> {
     let Some(any) = any.as_ref() else {
         return Ok(api::Options::default());
     };
-    if any.value.is_empty() {
+    // Other option types (ctr's --runtime-config-path) carry nothing rt uses.
+    if any.value.is_empty() || !any.type_url.ends_with("containerd.runc.v1.Options") {
         return Ok(api::Options::default());
     }
     let opts = api::Options::parse_from_bytes(&any.value).map_err(|e| {
@@ -283,7 +381,7 @@ fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResul
 
 struct StdioSetup {
     console: Option<ConsoleSocket>,
-    stdin_keep: Option<File>,
+    stdin_keep: Option<io::StdinWriter>,
 }
 
 impl StdioSetup {
@@ -781,7 +879,9 @@ impl containerd_shim::Task for Service {
         let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
         let p = c.proc_mut(&req.exec_id)?;
         if req.stdin {
-            p.stdin_keep = None;
+            if let Some(w) = p.stdin_keep.take() {
+                w.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
         }
         Ok(api::Empty::new())
     }
