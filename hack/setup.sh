@@ -9,6 +9,8 @@
 #                   hack/podman-setup.sh
 #   docker.io       the Docker client test (tests/integration/clients/docker.rs), via
 #                   hack/docker-setup.sh
+#   containerd      the containerd client test (tests/integration/tests/containerd.rs), via
+#                   hack/containerd-setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,9 @@ if ! $demo && [ -f tests/integration/clients/podman.rs ] && [ -f hack/podman-set
 fi
 if ! $demo && [ -f hack/docker-setup.sh ]; then
     bash hack/docker-setup.sh
+fi
+if ! $demo && [ -f hack/containerd-setup.sh ]; then
+    bash hack/containerd-setup.sh
 fi
 
 if ! command -v cargo >/dev/null; then
