@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# rt beside runc, in one run: per-operation wall times and peak RSS, with ratios rt/runc.
+# rt beside runc (and crun), in one run: per-operation wall times and peak RSS, with
+# ratios rt/runc (and rt/crun).
 #
-#   hack/bench.sh [-n N] [--json] [--no-build]
+#   hack/bench.sh [-n N] [--json] [--no-build] [--crun] [--v2]
 #
 #   -n N        measured iterations per operation (default 50; env BENCH_N), after
 #               BENCH_WARMUP (default 5) unmeasured ones
 #   --json      JSON on stdout (the table goes to stderr); also env BENCH_JSON=1
 #   --no-build  do not run `cargo build --release -p rt` (env RT_BIN may point at a binary)
+#   --crun      compare crun too (crun refuses cgroup v1 hybrid hosts: pure v2 only)
+#   --v2        build here, install crun here, then run this script with --crun inside the
+#               cgroup v2 QEMU guest of hack/vm-test.sh (TCG: absolute times are slow,
+#               the ratios are what counts; default -n 20 there)
 #
 # Operations (each container gets its own linux.cgroupsPath /rt-test-bench-..., so both
 # runtimes go through their cgroup code; the config is the one `rt spec` writes, edited
@@ -20,7 +25,7 @@
 #                        that includes the container's /bin/true)
 # rt and runc alternate inside every iteration, so load from other users of the machine
 # hits both alike. Nothing here asserts on time: the script reports, it only fails on errors.
-# crun is not compared: crun 1.8 refuses this host's cgroup v1 hybrid layout.
+# crun is compared only with --crun / --v2: crun 1.8 refuses cgroup v1 hybrid layouts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -31,12 +36,17 @@ N=${BENCH_N:-50}
 WARMUP=${BENCH_WARMUP:-5}
 JSON=${BENCH_JSON:-0}
 BUILD=1
+RUNTIMES=(rt runc)
+V2=0
+ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
     -n) N=${2:?-n needs a number}; shift 2 ;;
     --json) JSON=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --crun) RUNTIMES=(rt runc crun); shift ;;
+    --v2) V2=1; shift ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -44,8 +54,23 @@ done
 [ "$(id -u)" = 0 ] || die "must run as root (real containers)"
 [ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
 
+if [ "$V2" = 1 ]; then
+    # Everything the guest needs comes from this host's / (read-only there).
+    ensure_pkgs /bin/busybox:busybox-static runc:runc crun:crun jq:jq /usr/bin/time:time
+    note "building rt (release)"
+    (cd "$repo" && cargo build --release -p rt >&2) || die "cargo build --release -p rt failed"
+    rest=()
+    for a in "${ARGS[@]}"; do [ "$a" = --v2 ] || rest+=("$a"); done
+    [[ " ${rest[*]} " == *" -n "* ]] || rest=(-n "${BENCH_N:-20}" "${rest[@]}")
+    exec "$here/vm-test.sh" --no-build -- env RT_BIN="$repo/target/x86_64-unknown-linux-gnu/release/rt" \
+        bash hack/bench.sh --no-build --crun "${rest[@]}"
+fi
 ensure_pkgs /bin/busybox:busybox-static runc:runc jq:jq /usr/bin/time:time
 RUNC=$(command -v runc)
+if [[ " ${RUNTIMES[*]} " == *" crun "* ]]; then
+    ensure_pkgs crun:crun
+    [ -f /sys/fs/cgroup/cgroup.controllers ] || die "--crun: crun needs a pure cgroup v2 host (try --v2)"
+fi
 
 if [ "$BUILD" = 1 ] && [ -z "${RT_BIN:-}" ]; then
     note "building rt (release)"
@@ -56,14 +81,17 @@ RT=${RT_BIN:-$repo/target/x86_64-unknown-linux-gnu/release/rt}
 
 work=$(mktemp -d /tmp/rt-bench.XXXXXX)
 tag="rt-test-bench-$$"
-declare -A ROOT=([rt]="$work/state-rt" [runc]="$work/state-runc")
-declare -A BIN=([rt]="$RT" [runc]="$RUNC")
-mkdir -p "${ROOT[rt]}" "${ROOT[runc]}"
+declare -A ROOT BIN=([rt]="$RT" [runc]="$RUNC")
+[[ " ${RUNTIMES[*]} " == *" crun "* ]] && BIN[crun]=$(command -v crun)
+for r in "${RUNTIMES[@]}"; do
+    ROOT[$r]="$work/state-$r"
+    mkdir -p "${ROOT[$r]}"
+done
 
 cleanup() {
     local r id d leaked=0
     set +e
-    for r in rt runc; do
+    for r in "${RUNTIMES[@]}"; do
         for id in $("${BIN[$r]}" --root "${ROOT[$r]}" list -q 2>/dev/null); do
             "${BIN[$r]}" --root "${ROOT[$r]}" delete --force "$id" >/dev/null 2>&1
         done
@@ -83,8 +111,12 @@ trap 'exit 130' INT TERM
 # --- bundle: one shared read-only busybox rootfs; one config.json per container ---
 make_busybox_rootfs "$work/rootfs"
 (cd "$work" && "$RT" spec) || die "rt spec failed"
-jq --arg root "$work/rootfs" \
-    '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
+# crun 1.8 accepts only ociVersion 1.0.x ("unknown version specified"): all runtimes get
+# the same config, so with crun it says 1.0.2-dev (what runc 1.1.5's spec writes).
+ocivers=$(jq -r .ociVersion "$work/config.json")
+[ -n "${BIN[crun]:-}" ] && ocivers=1.0.2-dev
+jq --arg root "$work/rootfs" --arg v "$ocivers" \
+    '.ociVersion = $v | .process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
     "$work/config.json" >"$work/base.json" || die "jq failed on rt spec's config.json"
 
 # bundle RUNTIME NAME ARGS_JSON -> prints a bundle dir whose config has its own cgroupsPath
@@ -113,6 +145,12 @@ now_us() { local t=${EPOCHREALTIME/./}; echo "$((10#$t))"; }
 
 declare -A SAMPLES # "$metric.$runtime" -> space separated microseconds (or KiB for rss)
 add() { SAMPLES[$1.$2]+="$3 "; }
+
+# order ITER -> the runtimes rotated by ITER (each goes first in turn)
+order_of() {
+    local k=$(($1 % ${#RUNTIMES[@]}))
+    order=("${RUNTIMES[@]:k}" "${RUNTIMES[@]:0:k}")
+}
 
 # --- create/start/delete and run, alternating runtimes ---
 one_csd() { # RUNTIME ITER MEASURE
@@ -144,8 +182,7 @@ one_run() { # RUNTIME ITER MEASURE
 note "warm-up ($WARMUP) and $N measured iterations: create+start+delete, run"
 for ((i = 0; i < WARMUP + N; i++)); do
     m=$((i >= WARMUP ? 1 : 0))
-    # Alternate which runtime goes first.
-    if ((i % 2)); then order=(runc rt); else order=(rt runc); fi
+    order_of "$i" # alternate which runtime goes first
     for r in "${order[@]}"; do one_csd "$r" "$i" "$m"; done
     for r in "${order[@]}"; do one_run "$r" "$i" "$m"; done
 done
@@ -153,7 +190,7 @@ done
 # --- exec into a running container ---
 note "exec: $N measured execs of /bin/true into a sleeping container"
 declare -A CGROUPS
-for r in rt runc; do
+for r in "${RUNTIMES[@]}"; do
     dir=$(bundle "$r" exec '["/bin/sleep","1000"]')
     rtc "$r" create --bundle "$dir" "b-$r-exec"
     rtc "$r" start "b-$r-exec"
@@ -165,7 +202,7 @@ for r in rt runc; do
     fi
 done
 for ((i = 0; i < WARMUP + N; i++)); do
-    if ((i % 2)); then order=(runc rt); else order=(rt runc); fi
+    order_of "$i"
     for r in "${order[@]}"; do
         t0=$(now_us)
         rtc "$r" exec "b-$r-exec" /bin/true
@@ -173,13 +210,13 @@ for ((i = 0; i < WARMUP + N; i++)); do
         if ((i >= WARMUP)); then add exec "$r" $((t1 - t0)); fi
     done
 done
-for r in rt runc; do rtc "$r" delete --force "b-$r-exec"; done
+for r in "${RUNTIMES[@]}"; do rtc "$r" delete --force "b-$r-exec"; done
 
 # --- peak RSS (a few samples each; the max is reported) ---
 note "peak RSS of create and run"
 RSSN=5
 for ((i = 0; i < RSSN; i++)); do
-    for r in rt runc; do
+    for r in "${RUNTIMES[@]}"; do
         dir=$(bundle "$r" "rss-$i" '["/bin/true"]')
         /usr/bin/time -f %M -o "$work/rss" "${BIN[$r]}" --root "${ROOT[$r]}" \
             create --bundle "$dir" "b-$r-rss-$i" </dev/null >/dev/null 2>"$ERR" ||
@@ -209,8 +246,9 @@ stats() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
-out=/dev/stdout
-[ "$JSON" = 1 ] && out=/dev/stderr
+# By descriptor, not /dev/stdout: the QEMU guest's devtmpfs has no /dev/stdout link.
+outfd=1
+[ "$JSON" = 1 ] && outfd=2
 time_metrics=(create_start_delete create start delete run exec)
 rss_metrics=(rss_create rss_run)
 rt_size=$(stat -c %s "$RT")
@@ -257,12 +295,40 @@ json_metrics=()
         read -r _ _ _ b <<<"$(stats "${SAMPLES[$m.runc]}")"
         echo "ratio $m rt/runc = $(ratio "$a" "$b")"
     done
-} >"$out"
+    if [ -n "${BIN[crun]:-}" ]; then
+        echo
+        echo "crun: ${BIN[crun]} ($(($(stat -c %s "${BIN[crun]}") / 1024)) KiB, $("${BIN[crun]}" --version | head -n1)) cgroups used: ${CGROUPS[crun]}"
+        printf '%-20s %10s %10s %10s %10s %8s\n' "wall time (ms)" "rt mean" "rt median" "crun mean" "crun med" "rt/crun"
+        for m in "${time_metrics[@]}"; do
+            read -r a am _ _ <<<"$(stats "${SAMPLES[$m.rt]}")"
+            read -r b bm _ _ <<<"$(stats "${SAMPLES[$m.crun]}")"
+            printf '%-20s %10.2f %10.2f %10.2f %10.2f %8s\n' "$m" \
+                "$(awk -v x="$a" 'BEGIN{print x/1000}')" "$(awk -v x="$am" 'BEGIN{print x/1000}')" \
+                "$(awk -v x="$b" 'BEGIN{print x/1000}')" "$(awk -v x="$bm" 'BEGIN{print x/1000}')" \
+                "$(ratio "$a" "$b")"
+            json_metrics+=("$(jq -cn --arg m "$m" --argjson b "$b" --argjson bm "$bm" --arg r "$(ratio "$a" "$b")" \
+                '{($m): {crun_mean: ($b/1000), crun_median: ($bm/1000), crun_ratio: ($r | tonumber? // null)}}')")
+        done
+        for m in "${rss_metrics[@]}"; do
+            read -r _ _ _ a <<<"$(stats "${SAMPLES[$m.rt]}")"
+            read -r _ _ _ b <<<"$(stats "${SAMPLES[$m.crun]}")"
+            printf '%-20s %10.0f %10s %10.0f %10s %8s\n' "$m (KiB max)" "$a" "" "$b" "" "$(ratio "$a" "$b")"
+            json_metrics+=("$(jq -cn --arg m "$m" --argjson b "$b" --arg r "$(ratio "$a" "$b")" \
+                '{($m): {crun: $b, crun_ratio: ($r | tonumber? // null)}}')")
+        done
+        for m in "${time_metrics[@]}"; do
+            read -r a _ _ _ <<<"$(stats "${SAMPLES[$m.rt]}")"
+            read -r b _ _ _ <<<"$(stats "${SAMPLES[$m.crun]}")"
+            echo "ratio $m rt/crun = $(ratio "$a" "$b")"
+        done
+    fi
+} >&"$outfd"
 
 if [ "$JSON" = 1 ]; then
     printf '%s\n' "${json_metrics[@]}" | jq -s --argjson n "$N" --arg rt "$RT" --arg runc "$RUNC" \
         --arg cgrt "${CGROUPS[rt]}" --arg cgrunc "${CGROUPS[runc]}" \
         --argjson rts "$rt_size" --argjson runcs "$runc_size" \
         '{n: $n, rt: {path: $rt, size: $rts, cgroups: $cgrt},
-          runc: {path: $runc, size: $runcs, cgroups: $cgrunc}, metrics: add}'
+          runc: {path: $runc, size: $runcs, cgroups: $cgrunc},
+          metrics: (reduce .[] as $x ({}; . * $x))}'
 fi

@@ -5,8 +5,12 @@
 #   runc            reference runtime, for comparing behaviour
 #   jq              the demo edits config.json with it
 #   util-linux      unshare(1), used by namespace tests
-#   podman, conmon  the podman client test (tests/integration/tests/podman.rs), via
+#   podman, conmon  the podman client test (tests/integration/clients/podman.rs), via
 #                   hack/podman-setup.sh
+#   docker.io       the Docker client test (tests/integration/clients/docker.rs), via
+#                   hack/docker-setup.sh
+#   containerd      the containerd client test (tests/integration/tests/containerd.rs), via
+#                   hack/containerd-setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +38,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if ! $demo && [ -f tests/integration/tests/podman.rs ] && [ -f hack/podman-setup.sh ]; then
+if ! $demo && [ -f tests/integration/clients/podman.rs ] && [ -f hack/podman-setup.sh ]; then
     bash hack/podman-setup.sh
+fi
+if ! $demo && [ -f hack/docker-setup.sh ]; then
+    bash hack/docker-setup.sh
+fi
+if ! $demo && [ -f hack/containerd-setup.sh ]; then
+    bash hack/containerd-setup.sh
 fi
 
 if ! command -v cargo >/dev/null; then

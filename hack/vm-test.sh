@@ -105,7 +105,9 @@ add_mod() {
     for dep in ${d//,/ }; do add_mod "$dep"; done
     ORDER+=("$m")
 }
-for m in virtio_pci 9pnet_virtio 9p overlay; do add_mod "$m"; done
+# virtio_blk + bfq: a scratch disk (/dev/vda, BFQ scheduler) so blkio/io limits and
+# per-device weights are written for a real device's major:minor.
+for m in virtio_pci 9pnet_virtio 9p overlay virtio_blk bfq; do add_mod "$m"; done
 
 # --- what to run ---------------------------------------------------------------------
 test_exes() { # cargo test args... -> paths of the test executables
@@ -173,7 +175,9 @@ echo "$REPO" >"$IRD/vm/cwd"
     echo
 } >"$IRD/vm/cmd"
 (cd "$IRD" && find . | cpio -o -H newc --quiet) >"$IRD.cpio" || die "cpio failed"
-trap 'rm -rf "$IRD" "$IRD.cpio"' EXIT
+# An empty 16 MiB scratch disk (sparse; nothing is written to it): /dev/vda in the guest.
+truncate -s 16M "$IRD.disk" || die "truncate $IRD.disk failed"
+trap 'rm -rf "$IRD" "$IRD.cpio" "$IRD.disk"' EXIT
 
 # --- boot ----------------------------------------------------------------------------
 echo "hack/vm-test.sh: booting $KVER (TCG, timeout ${TIMEOUT}s), modules: ${ORDER[*]}" >&2
@@ -185,6 +189,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -machine pc -cpu max \
     -kernel "$VMLINUZ" -initrd "$IRD.cpio" \
     -append "console=ttyS0 rdinit=/init panic=-1 cgroup_no_v1=all quiet loglevel=4" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+    -drive file="$IRD.disk",format=raw,if=virtio,cache=unsafe \
     </dev/null 2>&1 | tr -d '\r' | tee "$LOG"
 qrc=${PIPESTATUS[0]}
 set -e

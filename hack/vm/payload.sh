@@ -64,7 +64,7 @@ if [ -n "${RT_FULL_TESTS:-}" ]; then
     done
 else
     step unit "$RT_LIB_TEST" cgroups --test-threads=1
-    step oci-cgroups "$RT_CGROUPS_TEST" --test-threads=1
+    step oci-cgroups "$RT_CGROUPS_TEST" --test-threads=2
 fi
 step plain-run plain_run
 if [ -n "$failed" ]; then

@@ -355,6 +355,23 @@ impl Cgroup {
         }
     }
 
+    /// On pure cgroup v2, an fd of the container's directory for clone3's
+    /// CLONE_INTO_CGROUP, so the init is born in its cgroup (`add_task` is then not
+    /// needed). None on v1/hybrid (several hierarchies) or if it cannot be opened.
+    pub fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.layout != Layout::V2 {
+            return None;
+        }
+        let dir = self.unified_dir()?;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(dir)
+            .ok()
+            .map(std::os::fd::OwnedFd::from)
+    }
+
     pub fn add_task(&self, pid: i32) -> Result<()> {
         let val = pid.to_string();
         for h in &self.hierarchies {
@@ -453,6 +470,12 @@ impl Cgroup {
         self.dir_of("pids")
             .or_else(|| self.dir_of("memory"))
             .or_else(|| self.hierarchies.first().map(|h| self.dir(h)))
+    }
+
+    /// Whether `create` made the container's own directory (not a pre-existing, possibly
+    /// shared cgroup, nor the root): only then may `delete` kill whatever is left in it.
+    pub fn owns_dir(&self) -> bool {
+        self.path != "/" && self.procs_dir().is_some_and(|d| self.created.contains(&d))
     }
 
     /// Every process in the container's cgroup (host pids), sub-cgroups included.

@@ -504,9 +504,6 @@ fn errors_name_the_field_and_leave_nothing() {
 
 #[test]
 fn memory_limit_below_usage_is_ebusy() {
-    if !is_v1() {
-        return;
-    }
     let mut g = Guard::new(&unique("busy"), None);
     // Touch some anonymous memory, then wait: without swap it cannot be reclaimed.
     g.spawn(
@@ -519,6 +516,21 @@ fn memory_limit_below_usage_is_ebusy() {
         true,
     );
     std::thread::sleep(Duration::from_millis(300));
+    if g.cg.layout == Layout::V2 {
+        // v2 would reclaim or OOM-kill instead of refusing: checkBeforeUpdate compares
+        // with memory.current first (runc), and nothing is written.
+        let d = g.cg.unified_dir().unwrap();
+        let r = res(serde_json::json!({"memory": {"limit": 4096, "checkBeforeUpdate": true}}));
+        let e = g.cg.update(&r).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "linux.resources.memory.limit: the new limit 4096 is below the current usage "
+            ),
+            "{e}"
+        );
+        assert_eq!(read(&d, "memory.max"), "max");
+        return;
+    }
     let e =
         g.cg.update(&res(serde_json::json!({"memory": {"limit": 4096}})))
             .unwrap_err()
@@ -845,7 +857,7 @@ fn blkio_weight_and_throttle() {
     }}));
     let mut cg = Cgroup::new(Some(Path::new(&unique("blkio"))), "x").unwrap();
     if cg.layout == Layout::V2 {
-        return; // needs the io controller; covered by the field mapping
+        return; // v2: every_field_lands_in_its_file (io.max, io.bfq.weight on the lane's disk)
     }
     let weight_ok = match cg.create(Some(&r)) {
         Ok(()) => true,
@@ -894,4 +906,421 @@ fn blkio_weight_and_throttle() {
             "{e}"
         );
     }
+}
+
+// ------------------------------------------------- every field, table-driven
+
+/// What one field must do on one layout.
+enum Exp {
+    /// Written: `(controller, file, expected)`; the file's content must contain
+    /// `expected`. `a|b` names alternatives (the first that exists is used). When a file
+    /// does not exist on this kernel, the field must fail with an error naming it.
+    Files(&'static [(&'static str, &'static str, &'static str)]),
+    /// Refused on this layout with an error that contains the text.
+    Err(&'static str),
+    /// Accepted and not written: runc ignores the field on this layout.
+    Ignored,
+}
+
+/// A whole-disk block device of this machine ("maj:min"), if there is one.
+fn block_device() -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_by_key(|n| (!n.starts_with("vd") && !n.starts_with("sd"), n.clone()));
+    names
+        .iter()
+        .find_map(|n| std::fs::read_to_string(format!("/sys/block/{n}/dev")).ok())
+        .map(|s| s.trim().to_string())
+}
+
+/// The file of `spec` ("a|b": the first alternative that exists) in the directory of
+/// controller `ctl` (v2: always the unified dir; v1 hugetlb: the hybrid cgroup2 mount).
+fn field_file(cg: &Cgroup, ctl: &str, spec: &str) -> Option<PathBuf> {
+    let dir = match cg.layout {
+        Layout::V2 => cg.unified_dir(),
+        Layout::V1 => cg
+            .dir_of(ctl)
+            .or_else(|| (ctl == "hugetlb").then(|| cg.unified_dir()).flatten()),
+    }?;
+    spec.split('|').map(|f| dir.join(f)).find(|p| p.exists())
+}
+
+/// Every `linux.resources` field but devices (see `v2_device_filter_rules` and the
+/// lifecycle test's devices.list) lands in its file on this host's layout, with runc's
+/// v1→v2 conversions; a field this kernel lacks fails with an error naming it; a field
+/// with no equivalent on the layout is refused (or, where runc does, ignored). Each case
+/// is its own cgroup, and nothing of it is left afterwards, failed creates included.
+#[test]
+fn every_field_lands_in_its_file() {
+    use serde_json::json;
+    // Which files this kernel has: a bare cgroup of the same layout.
+    let probe = Guard::new(&unique("fields-probe"), None);
+    let dev = block_device();
+    let (maj, min) = dev
+        .as_deref()
+        .and_then(|d| d.split_once(':'))
+        .map(|(a, b)| (a.parse::<i64>().unwrap(), b.parse::<i64>().unwrap()))
+        .unwrap_or((259, 999_999)); // no block device (the v2 guest): a refused write
+    let mm = |rest: &str| Box::leak(format!("{maj}:{min} {rest}").into_boxed_str()) as &str;
+    let hp = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    // hugepages-2048kB → 2MB
+    let hp_size = hp
+        .as_deref()
+        .and_then(|n| {
+            n.strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| {
+            if kb >= 1 << 20 {
+                format!("{}GB", kb >> 20)
+            } else {
+                format!("{}MB", kb >> 10)
+            }
+        })
+        .unwrap_or_else(|| "2MB".into());
+    let hp_v1 = Box::leak(format!("hugetlb.{hp_size}.max").into_boxed_str()) as &str;
+    let hp_v1_files: &'static [(&str, &str, &str)] =
+        Box::leak(vec![("hugetlb", hp_v1, "4194304")].into_boxed_slice());
+    let throttle_v1: &'static [(&str, &str, &str)] = Box::leak(
+        vec![
+            ("blkio", "blkio.throttle.read_bps_device", mm("1048576")),
+            ("blkio", "blkio.throttle.write_bps_device", mm("2097152")),
+            ("blkio", "blkio.throttle.read_iops_device", mm("100")),
+            ("blkio", "blkio.throttle.write_iops_device", mm("200")),
+        ]
+        .into_boxed_slice(),
+    );
+    let throttle_v2: &'static [(&str, &str, &str)] = Box::leak(
+        vec![(
+            "io",
+            "io.max",
+            mm("rbps=1048576 wbps=2097152 riops=100 wiops=200"),
+        )]
+        .into_boxed_slice(),
+    );
+    let wd_v1: &'static [(&str, &str, &str)] = Box::leak(
+        vec![(
+            "blkio",
+            "blkio.weight_device|blkio.bfq.weight_device",
+            mm("300"),
+        )]
+        .into_boxed_slice(),
+    );
+    let wd_v2: &'static [(&str, &str, &str)] =
+        Box::leak(vec![("io", "io.bfq.weight", mm("300"))].into_boxed_slice());
+    // Per-device weights need the BFQ scheduler on that device (CFQ is gone).
+    let bfq = dev.as_ref().is_some_and(|d| {
+        std::fs::read_to_string(format!("/sys/dev/block/{d}/queue/scheduler"))
+            .is_ok_and(|s| s.contains("[bfq]"))
+    });
+    let io_weight: &'static [(&str, &str, &str)] =
+        if field_file(&probe.cg, "io", "io.bfq.weight").is_some() {
+            &[("io", "io.bfq.weight", "default 500")]
+        } else {
+            &[("io", "io.weight", "default 4950")]
+        };
+    let dev_rate = |r: u64| json!([{"major": maj, "minor": min, "rate": r}]);
+
+    let cases: Vec<(&str, serde_json::Value, Exp, Exp)> = vec![
+        (
+            "linux.resources.memory.limit",
+            json!({"memory": {"limit": 67108864}}),
+            Exp::Files(&[("memory", "memory.limit_in_bytes", "67108864")]),
+            Exp::Files(&[("memory", "memory.max", "67108864")]),
+        ),
+        (
+            "linux.resources.memory.swap",
+            json!({"memory": {"limit": 67108864, "swap": 100663296}}),
+            Exp::Files(&[
+                ("memory", "memory.limit_in_bytes", "67108864"),
+                ("memory", "memory.memsw.limit_in_bytes", "100663296"),
+            ]),
+            // memory.swap.max = swap − limit
+            Exp::Files(&[
+                ("memory", "memory.max", "67108864"),
+                ("memory", "memory.swap.max", "33554432"),
+            ]),
+        ),
+        (
+            "linux.resources.memory.reservation",
+            json!({"memory": {"reservation": 33554432}}),
+            Exp::Files(&[("memory", "memory.soft_limit_in_bytes", "33554432")]),
+            Exp::Files(&[("memory", "memory.low", "33554432")]),
+        ),
+        (
+            // Obsolete in the kernel; runc never fails on it, nor does rt (docs/cgroups.md).
+            "linux.resources.memory.kernel",
+            json!({"memory": {"kernel": 67108864}}),
+            Exp::Ignored,
+            Exp::Ignored,
+        ),
+        (
+            "linux.resources.memory.kernelTCP",
+            json!({"memory": {"kernelTCP": 16777216}}),
+            Exp::Files(&[("memory", "memory.kmem.tcp.limit_in_bytes", "16777216")]),
+            Exp::Ignored,
+        ),
+        (
+            "linux.resources.memory.swappiness",
+            json!({"memory": {"swappiness": 30}}),
+            Exp::Files(&[("memory", "memory.swappiness", "30")]),
+            Exp::Ignored,
+        ),
+        (
+            "linux.resources.memory.disableOOMKiller",
+            json!({"memory": {"disableOOMKiller": true}}),
+            Exp::Files(&[("memory", "memory.oom_control", "oom_kill_disable 1")]),
+            Exp::Ignored,
+        ),
+        (
+            "linux.resources.cpu.shares",
+            json!({"cpu": {"shares": 512}}),
+            Exp::Files(&[("cpu", "cpu.shares", "512")]),
+            Exp::Files(&[("cpu", "cpu.weight", "20")]), // 1 + (510·9999)/262142
+        ),
+        (
+            "linux.resources.cpu.quota",
+            json!({"cpu": {"quota": 20000, "period": 50000}}),
+            Exp::Files(&[
+                ("cpu", "cpu.cfs_quota_us", "20000"),
+                ("cpu", "cpu.cfs_period_us", "50000"),
+            ]),
+            Exp::Files(&[("cpu", "cpu.max", "20000 50000")]),
+        ),
+        (
+            "linux.resources.cpu.burst",
+            json!({"cpu": {"quota": 20000, "period": 100000, "burst": 5000}}),
+            Exp::Files(&[("cpu", "cpu.cfs_burst_us", "5000")]),
+            Exp::Files(&[("cpu", "cpu.max.burst", "5000")]),
+        ),
+        (
+            "linux.resources.cpu.realtime",
+            json!({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}}),
+            Exp::Files(&[
+                ("cpu", "cpu.rt_period_us", "1000000"),
+                ("cpu", "cpu.rt_runtime_us", "10000"),
+            ]),
+            Exp::Err("realtime scheduling limits are not supported on cgroup v2"),
+        ),
+        (
+            "linux.resources.cpu.idle",
+            json!({"cpu": {"idle": 1}}),
+            Exp::Files(&[("cpu", "cpu.idle", "1")]),
+            Exp::Files(&[("cpu", "cpu.idle", "1")]),
+        ),
+        (
+            "linux.resources.cpu.",
+            json!({"cpu": {"cpus": "0", "mems": "0"}}),
+            Exp::Files(&[
+                ("cpuset", "cpuset.cpus", "0"),
+                ("cpuset", "cpuset.mems", "0"),
+            ]),
+            Exp::Files(&[
+                ("cpuset", "cpuset.cpus", "0"),
+                ("cpuset", "cpuset.mems", "0"),
+            ]),
+        ),
+        (
+            "linux.resources.pids.limit",
+            json!({"pids": {"limit": 25}}),
+            Exp::Files(&[("pids", "pids.max", "25")]),
+            Exp::Files(&[("pids", "pids.max", "25")]),
+        ),
+        (
+            "linux.resources.blockIO.weight",
+            json!({"blockIO": {"weight": 500}}),
+            Exp::Files(&[("blkio", "blkio.weight|blkio.bfq.weight", "500")]),
+            // io.bfq.weight takes the value as is, io.weight converted: 1 + (490·9999)/990
+            Exp::Files(io_weight),
+        ),
+        (
+            "linux.resources.blockIO.leafWeight",
+            json!({"blockIO": {"leafWeight": 300}}),
+            Exp::Files(&[("blkio", "blkio.leaf_weight", "300")]),
+            Exp::Ignored,
+        ),
+        (
+            "linux.resources.blockIO.weightDevice",
+            json!({"blockIO": {"weightDevice": [{"major": maj, "minor": min, "weight": 300}]}}),
+            Exp::Files(wd_v1),
+            Exp::Files(wd_v2),
+        ),
+        (
+            "linux.resources.blockIO.throttle",
+            json!({"blockIO": {
+                "throttleReadBpsDevice": dev_rate(1048576),
+                "throttleWriteBpsDevice": dev_rate(2097152),
+                "throttleReadIOPSDevice": dev_rate(100),
+                "throttleWriteIOPSDevice": dev_rate(200)
+            }}),
+            Exp::Files(throttle_v1),
+            Exp::Files(throttle_v2),
+        ),
+        (
+            "linux.resources.hugepageLimits[0]",
+            json!({"hugepageLimits": [{"pageSize": hp_size, "limit": 4194304}]}),
+            Exp::Files(hp_v1_files),
+            Exp::Files(hp_v1_files),
+        ),
+        (
+            "linux.resources.network.classID",
+            json!({"network": {"classID": 1048577}}),
+            Exp::Files(&[("net_cls", "net_cls.classid", "1048577")]),
+            Exp::Err("net_cls/net_prio do not exist on cgroup v2"),
+        ),
+        (
+            "linux.resources.network.priorities",
+            json!({"network": {"priorities": [{"name": "lo", "priority": 5}]}}),
+            Exp::Files(&[("net_prio", "net_prio.ifpriomap", "lo 5")]),
+            Exp::Err("net_cls/net_prio do not exist on cgroup v2"),
+        ),
+        (
+            // No RDMA device on these machines: the kernel refuses the line (v2) or there
+            // is no rdma hierarchy (v1); either way the error names the device's entry.
+            "linux.resources.rdma.mlx5_0",
+            json!({"rdma": {"mlx5_0": {"hcaHandles": 3, "hcaObjects": 100}}}),
+            Exp::Files(&[("rdma", "rdma.max", "mlx5_0 hca_handle=3 hca_object=100")]),
+            Exp::Files(&[("rdma", "rdma.max", "mlx5_0 hca_handle=3 hca_object=100")]),
+        ),
+        (
+            "linux.resources.unified",
+            json!({"unified": {"pids.max": "7"}}),
+            Exp::Err("cgroup v2 settings cannot be applied: this host uses cgroup v1"),
+            Exp::Files(&[("pids", "pids.max", "7")]),
+        ),
+    ];
+
+    let mut report = Vec::new();
+    for (field, json, v1, v2) in cases {
+        let exp = if probe.cg.layout == Layout::V1 {
+            v1
+        } else {
+            v2
+        };
+        let r = res(json.clone());
+        let mut cg = Cgroup::new(Some(Path::new(&unique("field"))), "x").unwrap();
+        let dirs: Vec<PathBuf> = cg.hierarchies.iter().map(|h| cg.dir(h)).collect();
+        let got = cg.create(Some(&r));
+        let outcome = match (&exp, &got) {
+            (Exp::Err(text), Err(e)) => {
+                let e = e.to_string();
+                assert!(e.starts_with(field) && e.contains(text), "{field}: {e}");
+                format!("refused: {e}")
+            }
+            (Exp::Ignored, Ok(())) => "ignored (as runc)".into(),
+            (Exp::Files(files), _) => {
+                let missing: Vec<&str> = files
+                    .iter()
+                    .filter(|(ctl, f, _)| field_file(&probe.cg, ctl, f).is_none())
+                    .map(|(_, f, _)| *f)
+                    .collect();
+                match &got {
+                    Ok(()) => {
+                        assert!(missing.is_empty(), "{field}: {missing:?} absent, yet Ok");
+                        for (ctl, f, want) in files.iter() {
+                            let p = field_file(&cg, ctl, f).unwrap();
+                            let c = std::fs::read_to_string(&p).unwrap();
+                            assert!(
+                                c.contains(want),
+                                "{field}: {} = {c:?}, want {want:?}",
+                                p.display()
+                            );
+                        }
+                        format!("written: {files:?}")
+                    }
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(e.starts_with(field), "{field}: error must name it: {e}");
+                        // Refused only where the kernel lacks a file, has no such
+                        // hierarchy, or has no such device.
+                        let no_device = field.contains("blockIO.") && dev.is_none()
+                            || field.contains("rdma")
+                            || field.contains("weightDevice") && !bfq;
+                        assert!(
+                            !missing.is_empty() || no_device,
+                            "{field}: refused although {files:?} exist: {e}"
+                        );
+                        format!("refused (kernel lacks it): {e}")
+                    }
+                }
+            }
+            (_, Ok(())) => panic!(
+                "{field}: accepted, expected {}",
+                match exp {
+                    Exp::Err(t) => t,
+                    _ => "",
+                }
+            ),
+            (_, Err(e)) => panic!("{field}: {e}"),
+        };
+        report.push(format!("{field}: {outcome}"));
+        if got.is_ok() {
+            cg.destroy().unwrap();
+        }
+        for d in &dirs {
+            assert!(!d.exists(), "{field}: {} left behind", d.display());
+        }
+    }
+    // Shown with --nocapture: what this kernel does per field (for docs/cgroups.md).
+    println!("{}", report.join("\n"));
+}
+
+/// clone3(CLONE_INTO_CGROUP) puts the child in the cgroup2 directory from its first
+/// instruction (its first read of /proc/self/cgroup already shows it); a descriptor that
+/// is not a cgroup2 directory is refused, which is when `create` falls back to clone +
+/// cgroup.procs. Runs on v2 and on the hybrid cgroup2 mount.
+#[test]
+fn clone_into_cgroup_starts_the_child_there() {
+    let g = Guard::new(&unique("clone3"), None);
+    let dir = g.cg.unified_dir().expect("a cgroup2 mount");
+    let open = |p: &Path| {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(p)
+            .unwrap()
+    };
+    let fd = open(&dir);
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let path = c"/proc/self/cgroup";
+    let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
+    let pid = {
+        use std::os::fd::AsFd;
+        crate::sys::clone_into_cgroup(0, fd.as_fd()).unwrap()
+    };
+    if pid == 0 {
+        // The child: only async-signal-safe calls (the test harness has threads).
+        let mut buf = [0u8; 4096];
+        // SAFETY: plain libc calls on valid buffers, then _exit.
+        unsafe {
+            let f = libc::open(path.as_ptr(), libc::O_RDONLY);
+            let n = libc::read(f, buf.as_mut_ptr().cast(), buf.len());
+            libc::write(wfd, buf.as_ptr().cast(), n.max(0) as usize);
+            libc::_exit(0);
+        }
+    }
+    drop(w);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut out).unwrap();
+    nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+    let want = format!("0::{}", g.cg.path);
+    assert!(out.lines().any(|l| l == want), "want {want:?} in {out:?}");
+    // Not a cgroup2 directory: refused, nothing is cloned.
+    let e = {
+        use std::os::fd::AsFd;
+        crate::sys::clone_into_cgroup(0, open(Path::new("/tmp")).as_fd()).unwrap_err()
+    };
+    assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}");
+    // The v2 layout offers the target; v1/hybrid (several hierarchies) does not.
+    assert_eq!(g.cg.clone_target().is_some(), g.cg.layout == Layout::V2);
 }

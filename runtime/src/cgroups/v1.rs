@@ -325,7 +325,13 @@ fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<()> {
             Err(e)
                 if e.kind() == ErrorKind::NotFound
                     || e.raw_os_error() == Some(libc::EOPNOTSUPP)
-                    || e.raw_os_error() == Some(libc::EINVAL) => {}
+                    || e.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                crate::logging::warn(&format!(
+                    "{F}.kernel: kernel memory limits are not supported by this kernel ({}); ignored, as runc does",
+                    files::errno_text(&e)
+                ));
+            }
             Err(e) => {
                 return Err(files::werr(
                     &dir,

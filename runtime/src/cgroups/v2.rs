@@ -129,8 +129,11 @@ pub(super) fn apply(cg: &Cgroup, res: Option<&LinuxResources>, creating: bool) -
         files::hugetlb(&dir, i, l.page_size(), l.limit(), true)?;
     }
     if let Some(n) = r.network() {
-        if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
-            bail!("linux.resources.network: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
+        if n.class_id().is_some() {
+            bail!("linux.resources.network.classID: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            bail!("linux.resources.network.priorities: net_cls/net_prio do not exist on cgroup v2 (use eBPF or tc instead)");
         }
     }
     if let Some(rdma) = r.rdma() {
@@ -245,7 +248,22 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
         write(dir, "memory.low", &v, &format!("{F}.reservation"))?;
     }
     // kernel, kernelTCP, swappiness and disableOOMKiller have no v2 files; runc ignores
-    // them there too (an out-of-range swappiness is rejected above).
+    // them there too (an out-of-range swappiness is rejected above). Not silently: a
+    // warning names each one.
+    #[allow(deprecated)]
+    let ignored = [
+        ("kernel", m.kernel().is_some_and(|v| v != 0)),
+        ("kernelTCP", m.kernel_tcp().is_some_and(|v| v != 0)),
+        ("swappiness", m.swappiness().is_some()),
+        ("disableOOMKiller", m.disable_oom_killer() == Some(true)),
+    ];
+    for (name, set) in ignored {
+        if set {
+            crate::logging::warn(&format!(
+                "{F}.{name}: has no cgroup v2 equivalent; ignored, as runc does"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -292,6 +310,11 @@ fn cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
 
 fn io(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
     const F: &str = "linux.resources.blockIO";
+    if b.leaf_weight().is_some_and(|w| w != 0) {
+        crate::logging::warn(&format!(
+            "{F}.leafWeight: has no cgroup v2 equivalent; ignored, as runc does"
+        ));
+    }
     if let Some(w) = b.weight().filter(|w| *w != 0) {
         if dir.join("io.bfq.weight").exists() {
             write(dir, "io.bfq.weight", &w.to_string(), &format!("{F}.weight"))?;

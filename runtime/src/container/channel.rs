@@ -101,3 +101,24 @@ impl Channel {
         Ok(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peer's Error survives the peer closing with our message unread.
+    #[test]
+    fn error_of_a_peer_that_left_our_message_unread() {
+        let (rt, init) = pair().unwrap();
+        rt.send(&Msg::Go {
+            state: String::new(),
+        })
+        .unwrap();
+        init.send(&Msg::Error("linux.seccomp: bad".into())).unwrap();
+        drop(init);
+        let err = rt.recv().unwrap_err().to_string();
+        assert_eq!(err, "linux.seccomp: bad");
+        // then EOF
+        assert!(rt.recv_opt().unwrap().is_none());
+    }
+}

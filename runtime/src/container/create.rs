@@ -131,7 +131,16 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     } else {
         ns.clone_flags.bits()
     };
-    let child = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
+    // On cgroup v2 the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP,
+    // Linux 5.7+): no cgroup.procs write, and never a moment outside it. Otherwise, or if
+    // the kernel refuses, a plain clone and rt moves it below.
+    let (child, born_in_cgroup) = match via_intermediate {
+        false => clone_into(&cgroup, flags)?,
+        true => (
+            sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?,
+            false,
+        ),
+    };
     if child == 0 {
         drop(chan);
         // Our copy only: closing it leaves rt's lock held (no LOCK_UN).
@@ -204,9 +213,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     // (~10 ms here): overlapped with the init's mount work instead of before it. The init
     // does not unshare its cgroup namespace, nor run anything of the container's, before
     // HooksDone, which comes after this.
-    cgroup.add_task(pid)?;
-
-    crate::logging::debug("create: init joined to its cgroup");
+    if born_in_cgroup {
+        crate::logging::debug("create: init was cloned into its cgroup");
+    } else {
+        cgroup.add_task(pid)?;
+        crate::logging::debug("create: init joined to its cgroup");
+    }
     // 8. Hooks that run in the runtime's namespaces, once the init's mounts are made.
     chan.expect(Msg::RunHooks)?;
     if let Some(h) = spec.hooks() {
@@ -361,4 +373,21 @@ fn await_init(
             m => bail!("protocol error: expected InitPid, got {m:?}"),
         }
     }
+}
+
+/// Clone (fork semantics, `flags` as for `sys::clone_fork`) straight into `cg` where the
+/// layout allows it (pure v2: clone3 CLONE_INTO_CGROUP), else a plain clone. Returns the
+/// pid (0 in the child) and whether the child was born in the cgroup; if not, the caller
+/// moves it with `add_task`.
+pub(super) fn clone_into(cg: &Cgroup, flags: libc::c_int) -> Result<(i32, bool)> {
+    if let Some(fd) = cg.clone_target() {
+        match sys::clone_into_cgroup(flags, std::os::fd::AsFd::as_fd(&fd)) {
+            Ok(pid) => return Ok((pid, true)),
+            Err(e) => crate::logging::debug(&format!(
+                "clone3 into the cgroup refused ({e}), cloning and moving the process"
+            )),
+        }
+    }
+    let pid = sys::clone_fork(flags).map_err(|e| anyhow!("linux.namespaces: clone: {e}"))?;
+    Ok((pid, false))
 }

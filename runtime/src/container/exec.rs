@@ -47,7 +47,8 @@ pub fn spawn(
         }
         None => None,
     };
-    let pid = sys::clone_fork(0).map_err(|e| anyhow!("clone: {e}"))?;
+    // On cgroup v2 straight into the container's cgroup (clone3), else moved below.
+    let (pid, in_cgroup) = super::create::clone_into(&st.cgroup, 0)?;
     if pid == 0 {
         drop(chan);
         let e = child(
@@ -76,7 +77,9 @@ pub fn spawn(
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         e
     };
-    st.cgroup.add_task(pid).map_err(fail)?;
+    if !in_cgroup {
+        st.cgroup.add_task(pid).map_err(fail)?;
+    }
     chan.send(&Msg::Go {
         state: String::new(),
     })

@@ -2,8 +2,8 @@
 //! single-threaded, every namespace already new or about to be joined.
 //!
 //! Stages, in order: wait for rt (maps, cgroup) → join namespaces → mounts and /dev →
-//! runtime hooks (run by rt) → createContainer hooks → pivot_root → console → masked and
-//! readonly paths → hostname, sysctl → process attributes → seccomp compiled → Ready →
+//! runtime hooks (run by rt) → createContainer hooks → pivot_root → console → hostname,
+//! sysctl → masked and readonly paths → process attributes → seccomp compiled → Ready →
 //! (start) → startContainer hooks → capabilities, user, no_new_privs, seccomp → execve.
 use super::channel::{Channel, Msg};
 use crate::cgroups::Cgroup;
@@ -135,9 +135,8 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     }
     // Before finalize: a missing cwd is created (as runc does) while / is still writable.
     process::set_cwd(process.cwd())?;
-    rootfs::finalize(spec)?;
-
-    crate::logging::debug("init: rootfs finalized");
+    // Before finalize, as runc: sysctls are written while /proc/sys is still writable
+    // (Docker sets net.ipv4.* sysctls and lists /proc/sys in readonlyPaths).
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).map_err(|e| anyhow!("hostname: {e}"))?;
     }
@@ -151,7 +150,9 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
     {
         write_sysctl(k, v)?;
     }
+    rootfs::finalize(spec)?;
 
+    crate::logging::debug("init: rootfs finalized");
     // The process: attributes that need privileges, then where and what to exec.
     set_attributes(process, linux.and_then(|l| l.personality().as_ref()))?;
     let (exe, argv, env) = command(process, args.extra_fds)?;

@@ -79,7 +79,13 @@ pub fn wait_exit(pid: i32, timeout_ms: u16) -> bool {
 pub fn delete(dir: &ContainerDir, st: &State, force: bool) -> Result<()> {
     let status = dir.status(st);
     match status {
-        Status::Stopped => {}
+        // The init is gone, but without a pid namespace its children may live on in
+        // the cgroup (runc kills them too): the cgroup could not be removed otherwise.
+        Status::Stopped => {
+            if st.cgroup.owns_dir() {
+                kill_all(st)
+            }
+        }
         Status::Created | Status::Creating => kill_all(st),
         Status::Running | Status::Paused if force => kill_all(st),
         s => bail!(

@@ -594,10 +594,19 @@ fn check_linux(spec: &Spec, ns: &Namespaces) -> Result<()> {
             ),
         }
         if let Some(mode) = d.file_mode() {
-            if mode > 0o7777 {
+            // Permission bits, optionally with the file type bits of `type` (podman passes
+            // the host node's st_mode for --privileged and --device; runc accepts it).
+            let kind = match d.typ() {
+                LinuxDeviceType::B => libc::S_IFBLK,
+                LinuxDeviceType::P => libc::S_IFIFO,
+                _ => libc::S_IFCHR,
+            };
+            let fmt = mode & libc::S_IFMT;
+            if mode & !(libc::S_IFMT | 0o7777) != 0 || (fmt != 0 && fmt != kind) {
                 fail!(
                     format!("linux.devices[{i}].fileMode"),
-                    "{mode:#o} has bits beyond 07777"
+                    "{mode:#o} has bits beyond 07777 other than the file type of {:?}",
+                    d.typ().as_str()
                 );
             }
         }
@@ -1397,6 +1406,19 @@ mod tests {
                 json!({"path": "/dev/x", "type": "c", "major": 1, "minor": 3, "fileMode": 0o10666}),
             ),
             "linux.devices[0].fileMode: ",
+        );
+        fails(
+            dev(
+                json!({"path": "/dev/x", "type": "c", "major": 1, "minor": 3, "fileMode": 0o1020666}),
+            ),
+            "linux.devices[0].fileMode: ",
+        );
+        // st_mode of the host node, as podman passes it: the type matches, accepted.
+        assert_eq!(
+            check(dev(
+                json!({"path": "/dev/x", "type": "c", "major": 1, "minor": 3, "fileMode": 0o20666})
+            )),
+            None
         );
         assert_eq!(check(dev(json!({"path": "/dev/fifo", "type": "p"}))), None);
     }

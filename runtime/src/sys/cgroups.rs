@@ -122,3 +122,10 @@ pub fn inotify_modify(path: &std::path::Path) -> std::io::Result<OwnedFd> {
     super::check(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), p.as_ptr(), libc::IN_MODIFY) })?;
     Ok(fd)
 }
+
+/// Consume what a readable eventfd or inotify fd holds (one read: poll said it is
+/// readable, so it does not block).
+pub fn drain(fd: std::os::fd::BorrowedFd) {
+    let mut buf = [0u8; 4096];
+    let _ = nix::unistd::read(fd.as_raw_fd(), &mut buf);
+}

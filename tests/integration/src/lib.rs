@@ -932,3 +932,6 @@ impl Drop for Sleeper {
 pub fn os(p: &Path) -> &OsStr {
     p.as_os_str()
 }
+
+/// A private containerd for the containerd client tests (tests/containerd.rs).
+pub mod containerd;

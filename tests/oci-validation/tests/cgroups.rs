@@ -182,9 +182,7 @@ fn pids_limit_stops_forks() {
 
 #[test]
 fn device_rules_are_enforced() {
-    if is_v2() {
-        return; // v2 device rules (eBPF) are not implemented
-    }
+    // v1: devices.allow/deny; v2: the eBPF device filter.
     let rt = Rt::new();
     let mut b = Bundle::busybox(&["/bin/true"]);
     // /dev/kmsg: a write-only open needs no privilege, only the devices cgroup's consent.
@@ -302,5 +300,261 @@ fn bad_resources_fail_with_the_json_path_and_leave_nothing() {
     let id = unique_id("bad");
     let err = rt.fail(&["run", "--bundle", b.dir_str(), &id]);
     assert!(err.contains(field), "{err}");
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// `rt run -d` a container running `sh -c script`; returns its id and init pid.
+fn run_script(rt: &Rt, b: &mut Bundle, script: &str) -> (String, i32) {
+    b.set_args(&["/bin/sh", "-c", script]);
+    b.save();
+    let id = unique_id("cg");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    rt.wait_status(&id, "running");
+    let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+    (id, pid)
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// The stream of `rt events --interval`: a stats event per interval and an `oom` event
+/// (runc's `{"type":"oom","id":...}`, no data) when a process of the container is
+/// OOM-killed while the init lives on.
+#[test]
+fn events_stream_reports_oom_kills() {
+    use std::io::BufRead;
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(
+        &mut b,
+        json!({"memory": {"limit": 33554432, "swap": 33554432}}),
+    );
+    let (id, _) = run_script(&rt, &mut b, "sleep 2; /bin/rt-probe alloc 128; sleep 1000");
+    let mut ev = rt.cmd();
+    ev.args(["events", "--interval", "1s", &id]);
+    ev.stdout(std::process::Stdio::piped());
+    let mut child = ev.spawn().expect("spawning rt events");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut stats, mut oom) = (0, None);
+    while oom.is_none() && std::time::Instant::now() < deadline {
+        let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(500)) else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("{l}: {e}"));
+        assert_eq!(v["id"], json!(id), "{v}");
+        match v["type"].as_str() {
+            Some("stats") => {
+                stats += 1;
+                assert!(v["data"]["memory"].is_object(), "{v}");
+            }
+            Some("oom") => oom = Some(v),
+            _ => panic!("unexpected event {v}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let oom = oom.unwrap_or_else(|| panic!("no oom event after {stats} stats events"));
+    assert_eq!(oom, json!({"type": "oom", "id": id}));
+    assert!(stats >= 1, "at least the first stats event comes at once");
+    // The init survived the kill of its child.
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// A CPU quota shows up as throttling in `events --stats`, next to memory and pids.
+#[test]
+fn cpu_quota_shows_as_throttling_in_stats() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(
+        &mut b,
+        json!({"cpu": {"quota": 10000, "period": 100000}, "memory": {"limit": 67108864}, "pids": {"limit": 10}}),
+    );
+    let (id, _) = run_script(&rt, &mut b, "while :; do :; done");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let ev: Value = serde_json::from_str(&rt.ok(&["events", "--stats", &id])).unwrap();
+    let t = &ev["data"]["cpu"]["throttling"];
+    assert!(t["periods"].as_u64().unwrap_or(0) >= 2, "{ev}");
+    assert!(t["throttledPeriods"].as_u64().unwrap_or(0) >= 1, "{ev}");
+    assert!(t["throttledTime"].as_u64().unwrap_or(0) > 0, "{ev}");
+    let m = &ev["data"]["memory"]["usage"];
+    assert_eq!(m["limit"], 67108864, "{ev}");
+    assert!(m["usage"].as_u64().unwrap_or(0) > 0, "{ev}");
+    assert!(m["failcnt"].is_u64(), "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 10, "{ev}");
+    assert_eq!(ev["data"]["pids"]["current"], 1, "{ev}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// pause stops a busy process (its CPU time stops advancing), resume lets it go on; `ps`
+/// lists the processes of the container's cgroup, the init and an exec'd one.
+#[test]
+fn pause_stops_the_clock_and_ps_reads_the_cgroup() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    let (id, pid) = run_script(&rt, &mut b, "while :; do :; done");
+    let mut exec = rt.cmd();
+    exec.args(["exec", "-d", &id, "/bin/sleep", "1000"]);
+    assert!(exec.status().unwrap().success());
+    let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    let pids: Vec<i64> = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_i64())
+        .collect();
+    assert_eq!(pids.len(), 2, "init and the exec'd sleep: {ps}");
+    assert!(pids.contains(&(pid as i64)), "{ps}");
+
+    rt.ok(&["pause", &id]);
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(cpu_ticks(pid), t0, "a frozen process does not run");
+    rt.ok(&["resume", &id]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(cpu_ticks(pid) > t0, "a thawed process runs again");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// `update -r -` (runc's JSON on stdin) and runc's flags change a running container's
+/// limits; what is not given (or given as 0) stays as it was.
+#[test]
+fn update_from_json_and_flags() {
+    use std::io::Write;
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    set_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"shares": 1024}}),
+    );
+    let id = run_sleeper(&rt, &mut b);
+    let cgp = b.cgroups_path();
+    let mut c = rt.cmd();
+    c.args(["update", "-r", "-", &id])
+        .stdin(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"memory": {"limit": 0}, "cpu": {"quota": 30000, "period": 100000}, "pids": {"limit": 40}}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    rt.ok(&["update", "--cpu-share", "2048", "--memory", "100m", &id]);
+    let files: Vec<(&str, &str, &str)> = if is_v2() {
+        vec![
+            ("", "memory.max", "104857600"),
+            ("", "pids.max", "40"),
+            ("", "cpu.max", "30000 100000"),
+            ("", "cpu.weight", "79"), // 1 + (2046*9999)/262142
+        ]
+    } else {
+        vec![
+            ("memory", "memory.limit_in_bytes", "104857600"),
+            ("pids", "pids.max", "40"),
+            ("cpu", "cpu.cfs_quota_us", "30000"),
+            ("cpu", "cpu.cfs_period_us", "100000"),
+            ("cpu", "cpu.shares", "2048"),
+        ]
+    };
+    for (ctl, f, want) in files {
+        assert_eq!(read(&host_dir(ctl, &cgp).join(f)), want, "{f}");
+    }
+    // A bad value names the flag and changes nothing.
+    let err = rt.fail(&["update", "--memory", "lots", &id]);
+    assert!(err.contains("memory"), "{err}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// The init is in its cgroup when `create` returns: on cgroup v2 it was cloned into it
+/// (clone3 CLONE_INTO_CGROUP, so it never ran anywhere else); on v1 rt moved it there.
+#[test]
+fn init_is_in_its_cgroup_when_create_returns() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/sleep", "1000"]);
+    let id = unique_id("c3");
+    let log = b.dir.join("rt.log");
+    let log_s = log.to_str().unwrap().to_string();
+    rt.ok(&[
+        "--debug",
+        "--log",
+        &log_s,
+        "create",
+        "--bundle",
+        b.dir_str(),
+        &id,
+    ]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let cg = read(Path::new(&format!("/proc/{pid}/cgroup")));
+    let cgp = b.cgroups_path();
+    let want = if is_v2() {
+        format!("0::{cgp}")
+    } else {
+        format!(":memory:{cgp}")
+    };
+    assert!(cg.lines().any(|l| l.ends_with(&want)), "{want} not in {cg}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    let how = if is_v2() {
+        "init was cloned into its cgroup"
+    } else {
+        "init joined to its cgroup"
+    };
+    assert!(log.contains(how), "{how:?} not in the debug log:\n{log}");
+    // exec takes the same path: on v2 its process is cloned into the cgroup too, and
+    // `ps` (which reads the cgroup) sees it.
+    rt.ok(&["start", &id]);
+    rt.ok(&[
+        "--debug",
+        "--log",
+        &log_s,
+        "exec",
+        "-d",
+        &id,
+        "/bin/sleep",
+        "999",
+    ]);
+    let log = std::fs::read_to_string(b.dir.join("rt.log")).unwrap();
+    assert!(!log.contains("clone3 into the cgroup refused"), "{log}");
+    let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(ps.as_array().map(Vec::len), Some(2), "{ps}");
+    rt.ok(&["delete", "-f", &id]);
+    b.set_args(&["/bin/true"]);
+    assert_no_leftovers(&rt, &id, &b);
+}
+
+/// Without a pid namespace, processes the init started outlive it in the container's
+/// cgroup; `delete` of the stopped container kills them and removes the cgroup.
+#[test]
+fn delete_kills_leftovers_and_removes_the_cgroup() {
+    let rt = Rt::new();
+    let mut b = Bundle::busybox(&["/bin/true"]);
+    b.remove_namespace("pid");
+    let (id, _) = run_script(&rt, &mut b, "/bin/sleep 1000 & sleep 1; exit 0");
+    rt.wait_status(&id, "stopped");
+    let left = pids_in_rootfs(&b.rootfs());
+    assert_eq!(left.len(), 1, "the background sleep lives on: {left:?}");
+    let cgp = b.cgroups_path();
+    let ctl = if is_v2() { "" } else { "pids" };
+    let procs = read(&host_dir(ctl, &cgp).join("cgroup.procs"));
+    assert!(procs.contains(&left[0].0.to_string()), "{procs}");
+    rt.ok(&["delete", &id]);
+    assert!(!host_dir(ctl, &cgp).exists());
     assert_no_leftovers(&rt, &id, &b);
 }

@@ -673,6 +673,31 @@ fn readonly_paths() {
     }
 }
 
+/// Docker sets net.ipv4 sysctls and lists /proc/sys in readonlyPaths: the sysctls are
+/// written first (as runc does), and /proc/sys is read-only afterwards.
+#[test]
+fn sysctl_written_before_readonly_proc_sys() {
+    let mut b = Bundle::busybox(&[]);
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "42"});
+    assert!(
+        b.config["linux"]["readonlyPaths"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("/proc/sys"))),
+        "the default bundle should list /proc/sys in readonlyPaths"
+    );
+    b.save();
+    let p = run_probe(
+        &mut b,
+        &["read", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
+    );
+    assert_eq!(p["data"].as_str().map(str::trim), Some("42"), "{p}");
+    let p = run_probe(
+        &mut b,
+        &["open", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "w"],
+    );
+    assert_eq!(p["errno"], EROFS, "{p}");
+}
+
 // ---------------------------------------------------------------------------------------
 // rootfsPropagation, symlinks
 // ---------------------------------------------------------------------------------------

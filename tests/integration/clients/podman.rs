@@ -645,3 +645,367 @@ fn podman_pause_unpause_update_top() {
     p.podman(&["rm", "-f", "-t", "0", &id]).ok();
     assert_gone(&p, &id, Some(&cgroups_path));
 }
+
+/// `s` quoted for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A v1 cgroup file of a container whose linux.cgroupsPath is `cg`, read from the host.
+fn cgroup_file(ctl: &str, cg: &str, file: &str) -> String {
+    let p = Path::new("/sys/fs/cgroup")
+        .join(ctl)
+        .join(cg.trim_start_matches('/'))
+        .join(file);
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+fn cap_eff(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no CapEff in {status:?}"))
+}
+
+#[test]
+fn podman_logs_and_interactive_exec() {
+    let p = Podman::new();
+    let id = p
+        .run(&[
+            "-d",
+            &p.image,
+            "sh",
+            "-c",
+            "echo to-stdout; echo to-stderr >&2; exec sleep 1000",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert!(
+        settle(|| p.podman(&["logs", &id]).ok().stdout.contains("to-stdout")),
+        "podman logs never showed the output"
+    );
+    let logs = p.podman(&["logs", &id]).ok();
+    assert_eq!(logs.stdout, "to-stdout\n", "podman logs stdout");
+    assert_eq!(logs.stderr, "to-stderr\n", "podman logs stderr");
+
+    // exec -it through a pty on our side (script): a pty inside, our input, the exit code.
+    let mut line: Vec<String> = vec![];
+    let c = p.cmd();
+    for (k, v) in c.get_envs() {
+        if let Some(v) = v {
+            line.push(format!(
+                "{}={}",
+                k.to_string_lossy(),
+                sh_quote(&v.to_string_lossy())
+            ));
+        }
+    }
+    line.push(sh_quote(&c.get_program().to_string_lossy()));
+    line.extend(c.get_args().map(|a| sh_quote(&a.to_string_lossy())));
+    for a in [
+        "exec",
+        "-it",
+        &id,
+        "sh",
+        "-c",
+        "tty; read x; echo got=$x; exit 7",
+    ] {
+        line.push(sh_quote(a));
+    }
+    let input = p.dir.join("tty-in");
+    fs::write(&input, "abc\n").unwrap();
+    let mut s = Command::new("/usr/bin/script");
+    s.args(["-qec", &line.join(" "), "/dev/null"]);
+    let desc = format!("{s:?}");
+    let o = s
+        .stdin(fs::File::open(&input).unwrap())
+        .output()
+        .unwrap_or_else(|e| panic!("{desc}: {e}"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(7), "{desc}\n{stdout}");
+    assert!(stdout.contains("/dev/pts/"), "exec -it: {stdout:?}");
+    assert!(stdout.contains("got=abc"), "exec -it: {stdout:?}");
+
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert_gone(&p, &id, None);
+}
+
+#[test]
+fn podman_resources_oom_cpu_pids_cpuset_stats() {
+    let p = Podman::new();
+    // The memory limit holds: a child that outgrows it is OOM-killed (exit 137) and the
+    // cgroup counts the kill. (podman 4.3's conmon does not report OOMKilled on this
+    // cgroup v1 hybrid host, with runc either, so the effect is read from the cgroup.)
+    let id = p
+        .run(&[
+            "-d",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "32m",
+            &p.image,
+            "sh",
+            "-c",
+            // 2^28 bytes, doubled: far over the limit, yet bounded if the limit is missing
+            "sh -c 'x=a; i=0; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done'; \
+             echo child=$?; exec sleep 1000",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let cg = p.config(&id)["linux"]["cgroupsPath"]
+        .as_str()
+        .expect("linux.cgroupsPath")
+        .to_string();
+    assert_eq!(
+        cgroup_file("memory", &cg, "memory.limit_in_bytes"),
+        "33554432"
+    );
+    let logs = || p.podman(&["logs", &id]).ok().stdout;
+    assert!(
+        settle(|| logs().contains("child=")),
+        "no child exit in the logs"
+    );
+    assert_eq!(logs().trim(), "child=137", "the allocating child");
+    let oom = cgroup_file("memory", &cg, "memory.oom_control");
+    assert!(
+        oom.lines()
+            .any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"),
+        "memory.oom_control: {oom}"
+    );
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert_gone(&p, &id, Some(&cg));
+
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = (ncpu - 1).to_string();
+    let id = p
+        .run(&[
+            "-d",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "20",
+            "--cpuset-cpus",
+            &cpu,
+            &p.image,
+            "sleep",
+            "1000",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let cg = p.config(&id)["linux"]["cgroupsPath"]
+        .as_str()
+        .expect("linux.cgroupsPath")
+        .to_string();
+    assert_eq!(cgroup_file("cpu", &cg, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cgroup_file("cpu", &cg, "cpu.cfs_period_us"), "100000");
+    assert_eq!(cgroup_file("pids", &cg, "pids.max"), "20");
+    assert_eq!(cgroup_file("cpuset", &cg, "cpuset.cpus"), cpu);
+    let out = p
+        .podman(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids/pids.max; grep Cpus_allowed_list /proc/self/status",
+        ])
+        .ok();
+    assert_eq!(out.stdout, format!("20\nCpus_allowed_list:\t{cpu}\n"));
+    // The pids limit bites: forks beyond 20 fail, and the cgroup counts the refusals.
+    let out = p.podman(&["exec", &id, "sh", "-c", "while :; do sleep 30 & done"]);
+    assert_ne!(out.code(), 0, "{}", out.desc);
+    assert!(out.stderr.contains("can't fork"), "{}", out.stderr);
+    let events = cgroup_file("pids", &cg, "pids.events");
+    let refused: u64 = events
+        .strip_prefix("max ")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("pids.events: {events:?}"));
+    assert!(refused > 0, "pids.events: {events:?}");
+    let stats = p
+        .podman(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.PIDs}} {{.MemUsage}}",
+            &id,
+        ])
+        .ok();
+    let npids: u32 = stats
+        .stdout
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("podman stats: {}", stats.stdout));
+    assert!((2..=20).contains(&npids), "podman stats: {}", stats.stdout);
+    p.podman(&["rm", "-f", "-t", "0", &id]).ok();
+    assert_gone(&p, &id, Some(&cg));
+}
+
+#[test]
+fn podman_security_filesystem_network_flags() {
+    let p = Podman::new();
+    let status = ["cat", "/proc/self/status"];
+    let run_status = |flags: &[&str]| {
+        let mut a = vec!["--rm"];
+        a.extend_from_slice(flags);
+        a.push(&p.image);
+        a.extend_from_slice(&status);
+        cap_eff(&p.run(&a).ok().stdout)
+    };
+    // containers-common's default set (as docker's): CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+    // SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+    assert_eq!(run_status(&[]), 0xa80425fb);
+    assert_eq!(run_status(&["--cap-drop", "ALL"]), 0);
+    let caps = run_status(&["--cap-drop", "ALL", "--cap-add", "CHOWN,NET_ADMIN"]);
+    assert_eq!(caps, (1 << 0) | (1 << 12));
+
+    // Seccomp: podman's default profile is loaded (it allows unshare, for nested user
+    // namespaces); a profile given with --security-opt refuses it; unconfined has none.
+    let script = "grep ^Seccomp: /proc/self/status; unshare -U true";
+    let out = p.run(&["--rm", &p.image, "sh", "-c", script]).ok();
+    assert_eq!(out.stdout, "Seccomp:\t2\n");
+    let profile = p.dir.join("no-unshare.json");
+    let json = r#"{"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_ERRNO"}]}"#;
+    fs::write(&profile, json).unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = p.run(&["--rm", "--security-opt", &opt, &p.image, "sh", "-c", script]);
+    assert_eq!(out.stdout, "Seccomp:\t2\n");
+    assert_ne!(out.code(), 0, "unshare allowed under a profile refusing it");
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+    let out = p
+        .run(&[
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            &p.image,
+            "sh",
+            "-c",
+            script,
+        ])
+        .ok();
+    assert_eq!(out.stdout, "Seccomp:\t0\n");
+
+    // --privileged: podman grants the capabilities in its own bounding set (all of them,
+    // or all but CAP_SYS_RESOURCE on the development VM), no seccomp, the host's devices
+    // and a read-write /sys.
+    let bnd = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .expect("CapBnd");
+    let out = p
+        .run(&[
+            "--rm",
+            "--privileged",
+            &p.image,
+            "sh",
+            "-c",
+            "cat /proc/self/status; ls /dev/loop-control; grep ' /sys ' /proc/mounts",
+        ])
+        .ok();
+    assert_eq!(cap_eff(&out.stdout), bnd, "{}", out.stdout);
+    assert!(out.stdout.contains("Seccomp:\t0"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\n/dev/loop-control\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(" /sys sysfs rw,"), "{}", out.stdout);
+
+    // --read-only with --tmpfs; -v bind mounts rw and ro; --hostname; --network none.
+    let out = p.run(&[
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch:size=1m",
+        &p.image,
+        "sh",
+        "-c",
+        "echo x > /scratch/f && cat /scratch/f; grep ' /scratch ' /proc/mounts; touch /f",
+    ]);
+    assert_ne!(out.code(), 0, "touch on a read-only root succeeded");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("x"));
+    let m = lines.next().unwrap_or_default();
+    assert!(
+        m.starts_with("tmpfs /scratch tmpfs ") && m.contains("size=1024k"),
+        "{m}"
+    );
+
+    let host = p.dir.join("bind");
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("in"), "from-host\n").unwrap();
+    let rw = format!("{}:/data", host.display());
+    let out = p
+        .run(&[
+            "--rm",
+            "-v",
+            &rw,
+            &p.image,
+            "sh",
+            "-c",
+            "cat /data/in; echo from-ctr > /data/out",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "from-host\n");
+    assert_eq!(fs::read_to_string(host.join("out")).unwrap(), "from-ctr\n");
+    let ro = format!("{rw}:ro");
+    let out = p.run(&[
+        "--rm",
+        "-v",
+        &ro,
+        &p.image,
+        "sh",
+        "-c",
+        "echo x > /data/out2",
+    ]);
+    assert_ne!(out.code(), 0);
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+
+    let out = p
+        .run(&[
+            "--rm",
+            "--hostname",
+            "rt-host",
+            &p.image,
+            "sh",
+            "-c",
+            "hostname; readlink /proc/self/ns/net; tail -n +3 /proc/net/dev",
+        ])
+        .ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("rt-host"));
+    let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(lines.next().map(Path::new), Some(host_ns.as_path()));
+    let ifaces: Vec<&str> = lines
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{}", out.stdout);
+}

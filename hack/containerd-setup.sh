@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs containerd (Debian's 1.6, with ctr and containerd-shim-runc-v2) for the containerd
+# client test (tests/integration/tests/containerd.rs) and hack/bench.sh, only if missing. The
+# tests start their own private containerd; the package's service is not used. Idempotent;
+# exits non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/common.sh
+. "$here/lib/common.sh"
+
+ensure_pkgs containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd \
+    /bin/busybox:busybox-static script:bsdutils
+containerd --version

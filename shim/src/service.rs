@@ -1,0 +1,977 @@
+//! The task service: containers and their processes, each a small state machine
+//! (created → running → stopped, paused beside running), driven through `rt`.
+//!
+//! Ordering: every state change and every event is made under one lock, and the handlers
+//! that start a process hold it while `rt start`/`rt exec` run. A process's exit is recorded
+//! by a thread that takes the same lock, so TaskStart/TaskExecStarted always precede its
+//! TaskExit, as containerd expects, however fast the process exits. Events go through a
+//! channel to one publisher thread, so they keep that order on the wire.
+
+use crate::io::{self, ConsoleSocket};
+use crate::rt::{self, Rt};
+use crate::{oom, stats};
+use containerd_shim::api::{self, Status};
+use containerd_shim::event::Event;
+use containerd_shim::monitor::{wait_pid, Subscription};
+use containerd_shim::protos::events::task::{
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
+    TaskResumed, TaskStart,
+};
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
+use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField, MessageFull};
+use containerd_shim::protos::ttrpc::{get_status, Code, Error as TtrpcError};
+use containerd_shim::protos::types::task::ProcessInfo;
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{
+    Config, Context, DeleteResponse, ExitSignal, Flags, StartOpts, TtrpcContext, TtrpcResult,
+};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const SANDBOX_ANNOTATION: &str = "io.kubernetes.cri.sandbox-id";
+
+fn err(code: Code, msg: impl ToString) -> TtrpcError {
+    TtrpcError::RpcStatus(get_status(code, msg))
+}
+
+fn internal(msg: impl ToString) -> TtrpcError {
+    err(Code::INTERNAL, msg)
+}
+
+fn not_found(what: &str) -> TtrpcError {
+    err(Code::NOT_FOUND, format!("{what}: not found"))
+}
+
+fn now() -> Timestamp {
+    containerd_shim::util::timestamp().unwrap_or_default()
+}
+
+/// One process: the init or an exec.
+#[derive(Default)]
+struct Proc {
+    pid: u32,
+    status: Status,
+    exit_status: u32,
+    exited_at: Option<Timestamp>,
+    stdin: String,
+    stdout: String,
+    stderr: String,
+    terminal: bool,
+    stdin_keep: Option<io::StdinWriter>,
+    console: Option<File>,
+    copier: Option<JoinHandle<()>>,
+    /// An exec's OCI process (JSON), until it is started.
+    spec: Vec<u8>,
+}
+
+impl Proc {
+    fn exited_at(&self) -> MessageField<Timestamp> {
+        MessageField::from_option(self.exited_at.clone())
+    }
+}
+
+struct Container {
+    bundle: PathBuf,
+    rt: Rt,
+    init: Proc,
+    execs: HashMap<String, Proc>,
+    paused: bool,
+    rootfs_mounted: bool,
+}
+
+impl Container {
+    fn proc(&self, exec_id: &str) -> TtrpcResult<&Proc> {
+        if exec_id.is_empty() {
+            Ok(&self.init)
+        } else {
+            self.execs.get(exec_id).ok_or_else(|| not_found(exec_id))
+        }
+    }
+
+    fn proc_mut(&mut self, exec_id: &str) -> TtrpcResult<&mut Proc> {
+        if exec_id.is_empty() {
+            Ok(&mut self.init)
+        } else {
+            self.execs
+                .get_mut(exec_id)
+                .ok_or_else(|| not_found(exec_id))
+        }
+    }
+}
+
+type Ev = (String, Box<dyn MessageDyn + Send>);
+
+/// Events sent to the publisher thread and not yet published: the shim drains them before
+/// it exits (TaskDelete is the last thing a shim says).
+#[derive(Default)]
+struct Pending {
+    count: Mutex<u64>,
+    done: Condvar,
+}
+
+impl Pending {
+    fn add(&self, n: i64) {
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *c = c.saturating_add_signed(n);
+        self.done.notify_all();
+    }
+
+    fn drain(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *c > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            c = self
+                .done
+                .wait_timeout(c, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+}
+
+struct Inner {
+    pending: Arc<Pending>,
+    containers: Mutex<HashMap<String, Container>>,
+    exited: Condvar,
+    events: Mutex<Sender<Ev>>,
+    exit: Arc<ExitSignal>,
+    namespace: String,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish<E: Event + Send + 'static>(&self, e: E) {
+        let topic = e.topic();
+        let tx = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        self.pending.add(1);
+        if tx.send((topic, Box::new(e))).is_err() {
+            self.pending.add(-1);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+/// The shim: the `start` and `delete` actions, and the server's lifetime.
+pub struct Shim {
+    exit: Arc<ExitSignal>,
+    pending: Arc<Pending>,
+    socket: String,
+    namespace: String,
+    id: String,
+    bundle: String,
+}
+
+fn bundle_dir(flag: &str) -> PathBuf {
+    if flag.is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        PathBuf::from(flag)
+    }
+}
+
+impl containerd_shim::Shim for Shim {
+    type T = Service;
+
+    fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        Shim {
+            exit: Arc::new(ExitSignal::default()),
+            pending: Arc::default(),
+            socket: args.socket.clone(),
+            namespace: args.namespace.clone(),
+            id: args.id.clone(),
+            bundle: args.bundle.clone(),
+        }
+    }
+
+    /// One shim per pod when the CRI sandbox annotation is present, else one per container.
+    fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
+        let config = std::fs::read(bundle_dir(&self.bundle).join("config.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let grouping = config
+            .as_ref()
+            .and_then(|c| c["annotations"][SANDBOX_ANNOTATION].as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| opts.id.clone());
+        let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
+        containerd_shim::util::write_address(&address)?;
+        Ok(address)
+    }
+
+    /// Cleans up after a shim that is gone: force-deletes the container, unmounts the rootfs.
+    fn delete_shim(&mut self) -> containerd_shim::Result<DeleteResponse> {
+        let bundle = bundle_dir(&self.bundle);
+        if let Ok(b) = std::fs::read(bundle.join("rt.json")) {
+            if let Ok(rt) = serde_json::from_slice::<Rt>(&b) {
+                if let Err(e) = rt.run(&["delete", "--force", &self.id]) {
+                    log::warn!("delete {}: {e}", self.id);
+                }
+            }
+        }
+        unmount_rootfs(&bundle);
+        Ok(DeleteResponse {
+            exit_status: 128 + libc::SIGKILL as u32,
+            exited_at: MessageField::some(now()),
+            ..Default::default()
+        })
+    }
+
+    fn wait(&mut self) {
+        self.exit.wait();
+        self.pending.drain(Duration::from_secs(5));
+        // The crate removes the socket named in the bundle's address file, which containerd
+        // may have deleted by now: remove it by the -socket flag.
+        let path = self.socket.strip_prefix("unix://").unwrap_or(&self.socket);
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    fn create_task_service(&self, publisher: RemotePublisher) -> Service {
+        let (tx, rx) = channel::<Ev>();
+        let ns = self.namespace.clone();
+        let pending = self.pending.clone();
+        std::thread::spawn(move || {
+            let mut publisher = publisher;
+            for (topic, ev) in rx {
+                let _done = Done(&pending);
+                let ev: Box<dyn MessageDyn> = ev;
+                let bytes = ev.write_to_bytes_dyn().unwrap_or_default();
+                if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
+                    // containerd restarted: its ttrpc socket is new, connect again, once.
+                    log::warn!("publish {topic}: {e}; reconnecting");
+                    let Some(p) = std::env::var("TTRPC_ADDRESS")
+                        .ok()
+                        .and_then(|a| RemotePublisher::new(a).ok())
+                    else {
+                        continue;
+                    };
+                    publisher = p;
+                    let again = reencode(&topic, &bytes);
+                    if let Some(ev) = again {
+                        if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
+                            log::warn!("publish {topic}: {e}");
+                        }
+                    }
+                }
+            }
+        });
+        Service {
+            inner: Arc::new(Inner {
+                pending: self.pending.clone(),
+                containers: Mutex::new(HashMap::new()),
+                exited: Condvar::new(),
+                events: Mutex::new(tx),
+                exit: self.exit.clone(),
+                namespace: self.namespace.clone(),
+            }),
+        }
+    }
+}
+
+/// Counts an event as published when dropped, whichever way its iteration ends.
+struct Done<'a>(&'a Pending);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.add(-1);
+    }
+}
+
+/// An event again from its bytes, by topic (publish consumes the first one).
+fn reencode(topic: &str, b: &[u8]) -> Option<Box<dyn MessageDyn>> {
+    fn de<M: MessageFull>(b: &[u8]) -> Option<Box<dyn MessageDyn>> {
+        M::parse_from_bytes(b)
+            .ok()
+            .map(|m| Box::new(m) as Box<dyn MessageDyn>)
+    }
+    match topic {
+        "/tasks/create" => de::<TaskCreate>(b),
+        "/tasks/start" => de::<TaskStart>(b),
+        "/tasks/exit" => de::<TaskExit>(b),
+        "/tasks/delete" => de::<TaskDelete>(b),
+        "/tasks/exec-added" => de::<TaskExecAdded>(b),
+        "/tasks/exec-started" => de::<TaskExecStarted>(b),
+        "/tasks/paused" => de::<TaskPaused>(b),
+        "/tasks/resumed" => de::<TaskResumed>(b),
+        "/tasks/oom" => de::<TaskOOM>(b),
+        _ => None,
+    }
+}
+
+fn unmount_rootfs(bundle: &Path) {
+    let rootfs = bundle.join("rootfs");
+    // Only if something is mounted there (the bundle's own rootfs dir is left alone).
+    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+}
+
+/// Runtime options (containerd's runc options type, which the CRI plugin and ctr send).
+fn runtime_options(any: &MessageField<Any>) -> TtrpcResult<api::Options> {
+    let Some(any) = any.as_ref() else {
+        return Ok(api::Options::default());
+    };
+    // Other option types (ctr's --runtime-config-path) carry nothing rt uses.
+    if any.value.is_empty() || !any.type_url.ends_with("containerd.runc.v1.Options") {
+        return Ok(api::Options::default());
+    }
+    let opts = api::Options::parse_from_bytes(&any.value).map_err(|e| {
+        err(
+            Code::INVALID_ARGUMENT,
+            format!("options ({}): {e}", any.type_url),
+        )
+    })?;
+    if opts.systemd_cgroup {
+        return Err(err(
+            Code::INVALID_ARGUMENT,
+            "options.SystemdCgroup: rt has no systemd cgroup driver; use cgroupfs (SystemdCgroup = false)",
+        ));
+    }
+    Ok(opts)
+}
+
+fn read_pid(path: &Path) -> TtrpcResult<u32> {
+    let s = std::fs::read_to_string(path)
+        .map_err(|e| internal(format!("read {}: {e}", path.display())))?;
+    s.trim()
+        .parse()
+        .map_err(|e| internal(format!("{}: {e}", path.display())))
+}
+
+/// The ends of a process's stdio, set on an rt command; with a terminal, the console socket.
+fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResult<StdioSetup> {
+    if p.terminal {
+        let sock = ConsoleSocket::new(sock_dir, name).map_err(internal)?;
+        cmd.arg("--console-socket").arg(&sock.path);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        return Ok(StdioSetup {
+            console: Some(sock),
+            stdin_keep: None,
+        });
+    }
+    let ends = io::direct(&p.stdin, &p.stdout, &p.stderr).map_err(internal)?;
+    cmd.stdin(ends.stdin)
+        .stdout(ends.stdout)
+        .stderr(ends.stderr);
+    Ok(StdioSetup {
+        console: None,
+        stdin_keep: ends.stdin_keep,
+    })
+}
+
+struct StdioSetup {
+    console: Option<ConsoleSocket>,
+    stdin_keep: Option<io::StdinWriter>,
+}
+
+impl StdioSetup {
+    /// After rt succeeded: take the pty master and start copying.
+    fn finish(self, p: &mut Proc) -> TtrpcResult<()> {
+        p.stdin_keep = self.stdin_keep;
+        if let Some(sock) = self.console {
+            let master = sock.receive().map_err(internal)?;
+            p.copier = Some(io::copy_tty(&master, &p.stdin, &p.stdout).map_err(internal)?);
+            p.console = Some(master);
+        }
+        Ok(())
+    }
+}
+
+impl Service {
+    /// Records the exit of `pid` (init when `exec_id` is empty) and publishes TaskExit.
+    fn watch_exit(&self, cid: String, exec_id: String, pid: u32, sub: Subscription) {
+        let inner = self.inner.clone();
+        std::thread::spawn(move || {
+            let code = wait_pid(pid as i32, sub);
+            // A terminal's output is copied out before the exit is reported.
+            let copier = inner
+                .lock()
+                .get_mut(&cid)
+                .and_then(|c| c.proc_mut(&exec_id).ok())
+                .and_then(|p| p.copier.take());
+            if let Some(h) = copier {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !h.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            let mut all = inner.lock();
+            let Some(c) = all.get_mut(&cid) else {
+                return;
+            };
+            let Ok(p) = c.proc_mut(&exec_id) else {
+                return;
+            };
+            p.status = Status::STOPPED;
+            p.exit_status = code as u32;
+            p.exited_at = Some(now());
+            p.stdin_keep = None;
+            let ev = TaskExit {
+                container_id: cid.clone(),
+                id: if exec_id.is_empty() {
+                    cid.clone()
+                } else {
+                    exec_id.clone()
+                },
+                pid,
+                exit_status: code as u32,
+                exited_at: p.exited_at(),
+                ..Default::default()
+            };
+            inner.publish(ev);
+            inner.exited.notify_all();
+        });
+    }
+
+    fn start_exec(&self, c: &mut Container, cid: &str, exec_id: &str) -> TtrpcResult<u32> {
+        let bundle = c.bundle.clone();
+        let p = c.proc_mut(exec_id)?;
+        if p.status != Status::CREATED {
+            return Err(err(
+                Code::FAILED_PRECONDITION,
+                format!("exec {exec_id} already started"),
+            ));
+        }
+        let spec_path = bundle.join(format!("{exec_id}.process.json"));
+        let pid_path = bundle.join(format!("{exec_id}.pid"));
+        let log = bundle.join(format!("{exec_id}.log.json"));
+        std::fs::write(&spec_path, &p.spec).map_err(|e| internal(format!("write process: {e}")))?;
+        let mut cmd = c_rt_cmd(&c.rt, &log);
+        cmd.args(["exec", "--detach", "--pid-file"])
+            .arg(&pid_path)
+            .arg("--process")
+            .arg(&spec_path);
+        let p = c.execs.get_mut(exec_id).ok_or_else(|| not_found(exec_id))?;
+        let setup = stdio(&mut cmd, p, &bundle, exec_id)?;
+        cmd.arg(cid);
+        let sub = rt::subscribe().map_err(internal)?;
+        let r = c.rt.run_logged(cmd, &log, "exec");
+        let _ = std::fs::remove_file(&spec_path);
+        r.map_err(internal)?;
+        let pid = read_pid(&pid_path)?;
+        let _ = std::fs::remove_file(&pid_path);
+        let _ = std::fs::remove_file(&log);
+        let p = c.execs.get_mut(exec_id).ok_or_else(|| not_found(exec_id))?;
+        p.pid = pid;
+        p.status = Status::RUNNING;
+        setup.finish(p)?;
+        self.inner.publish(TaskExecStarted {
+            container_id: cid.to_owned(),
+            exec_id: exec_id.to_owned(),
+            pid,
+            ..Default::default()
+        });
+        self.watch_exit(cid.to_owned(), exec_id.to_owned(), pid, sub);
+        Ok(pid)
+    }
+}
+
+fn c_rt_cmd(rt: &Rt, log: &Path) -> Command {
+    let mut cmd = rt.command();
+    cmd.arg("--log").arg(log).args(["--log-format", "json"]);
+    cmd
+}
+
+impl containerd_shim::Task for Service {
+    fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::CreateTaskRequest,
+    ) -> TtrpcResult<api::CreateTaskResponse> {
+        let mut all = self.inner.lock();
+        if all.contains_key(&req.id) {
+            return Err(err(
+                Code::ALREADY_EXISTS,
+                format!("container {}: already exists", req.id),
+            ));
+        }
+        if !req.checkpoint.is_empty() {
+            return Err(err(
+                Code::UNIMPLEMENTED,
+                "create from checkpoint: not implemented",
+            ));
+        }
+        let opts = runtime_options(&req.options)?;
+        let rt = Rt::new(&opts.binary_name, &opts.root, &self.inner.namespace)
+            .map_err(|e| err(Code::FAILED_PRECONDITION, e))?;
+        let bundle = PathBuf::from(&req.bundle);
+        if let Ok(j) = serde_json::to_vec(&rt) {
+            let _ = std::fs::write(bundle.join("rt.json"), j);
+        }
+        let rootfs = bundle.join("rootfs");
+        let mounted = !req.rootfs.is_empty();
+        for m in &req.rootfs {
+            let _ = std::fs::create_dir_all(&rootfs);
+            containerd_shim::mount::mount_rootfs(
+                Some(m.type_.as_str()).filter(|t| !t.is_empty()),
+                Some(m.source.as_str()).filter(|s| !s.is_empty()),
+                &m.options,
+                &rootfs,
+            )
+            .map_err(|e| {
+                unmount_rootfs(&bundle);
+                internal(format!("mount rootfs ({}): {e}", m.type_))
+            })?;
+        }
+        let mut init = Proc {
+            status: Status::CREATED,
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+            ..Default::default()
+        };
+        let pid_path = bundle.join("init.pid");
+        let log = bundle.join("rt-log.json");
+        let result = (|| {
+            let mut cmd = c_rt_cmd(&rt, &log);
+            cmd.args(["create", "--bundle"])
+                .arg(&bundle)
+                .arg("--pid-file")
+                .arg(&pid_path);
+            let setup = stdio(&mut cmd, &init, &bundle, "init")?;
+            cmd.arg(&req.id);
+            let sub = rt::subscribe().map_err(internal)?;
+            rt.run_logged(cmd, &log, "create").map_err(internal)?;
+            let pid = read_pid(&pid_path)?;
+            init.pid = pid;
+            if let Err(e) = setup.finish(&mut init) {
+                let _ = rt.run(&["delete", "--force", &req.id]);
+                return Err(e);
+            }
+            Ok(sub)
+        })();
+        let sub = match result {
+            Ok(s) => s,
+            Err(e) => {
+                if mounted {
+                    unmount_rootfs(&bundle);
+                }
+                return Err(e);
+            }
+        };
+        let pid = init.pid;
+        all.insert(
+            req.id.clone(),
+            Container {
+                bundle: bundle.clone(),
+                rt,
+                init,
+                execs: HashMap::new(),
+                paused: false,
+                rootfs_mounted: mounted,
+            },
+        );
+        self.inner.publish(TaskCreate {
+            container_id: req.id.clone(),
+            bundle: req.bundle.clone(),
+            rootfs: req.rootfs.clone(),
+            io: MessageField::some(TaskIO {
+                stdin: req.stdin.clone(),
+                stdout: req.stdout.clone(),
+                stderr: req.stderr.clone(),
+                terminal: req.terminal,
+                ..Default::default()
+            }),
+            checkpoint: req.checkpoint.clone(),
+            pid,
+            ..Default::default()
+        });
+        drop(all);
+        let inner = self.inner.clone();
+        let cid = req.id.clone();
+        oom::watch(pid, move || {
+            inner.publish(TaskOOM {
+                container_id: cid.clone(),
+                ..Default::default()
+            })
+        });
+        self.watch_exit(req.id.clone(), String::new(), pid, sub);
+        Ok(api::CreateTaskResponse {
+            pid,
+            ..Default::default()
+        })
+    }
+
+    fn start(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let pid = if req.exec_id.is_empty() {
+            if c.init.status != Status::CREATED {
+                return Err(err(
+                    Code::FAILED_PRECONDITION,
+                    format!("container {} already started", req.id),
+                ));
+            }
+            c.rt.run(&["start", &req.id]).map_err(internal)?;
+            c.init.status = Status::RUNNING;
+            self.inner.publish(TaskStart {
+                container_id: req.id.clone(),
+                pid: c.init.pid,
+                ..Default::default()
+            });
+            c.init.pid
+        } else {
+            self.start_exec(c, &req.id, &req.exec_id)?
+        };
+        Ok(api::StartResponse {
+            pid,
+            ..Default::default()
+        })
+    }
+
+    fn state(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
+        let all = self.inner.lock();
+        let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let p = c.proc(&req.exec_id)?;
+        let status = if req.exec_id.is_empty() && c.paused && p.status == Status::RUNNING {
+            Status::PAUSED
+        } else {
+            p.status
+        };
+        Ok(api::StateResponse {
+            id: if req.exec_id.is_empty() {
+                req.id.clone()
+            } else {
+                req.exec_id.clone()
+            },
+            bundle: c.bundle.to_string_lossy().into_owned(),
+            pid: p.pid,
+            status: status.into(),
+            stdin: p.stdin.clone(),
+            stdout: p.stdout.clone(),
+            stderr: p.stderr.clone(),
+            terminal: p.terminal,
+            exit_status: p.exit_status,
+            exited_at: p.exited_at(),
+            exec_id: req.exec_id.clone(),
+            ..Default::default()
+        })
+    }
+
+    fn delete(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::DeleteRequest,
+    ) -> TtrpcResult<api::DeleteResponse> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        if !req.exec_id.is_empty() {
+            let p = c.proc(&req.exec_id)?;
+            if p.status == Status::RUNNING {
+                return Err(err(
+                    Code::FAILED_PRECONDITION,
+                    format!("exec {} is running", req.exec_id),
+                ));
+            }
+            let p = c
+                .execs
+                .remove(&req.exec_id)
+                .ok_or_else(|| not_found(&req.exec_id))?;
+            return Ok(api::DeleteResponse {
+                pid: p.pid,
+                exit_status: p.exit_status,
+                exited_at: p.exited_at(),
+                ..Default::default()
+            });
+        }
+        if c.init.status == Status::RUNNING {
+            return Err(err(
+                Code::FAILED_PRECONDITION,
+                format!("container {} is running", req.id),
+            ));
+        }
+        let args: &[&str] = if c.init.status == Status::STOPPED {
+            &["delete", &req.id]
+        } else {
+            &["delete", "--force", &req.id]
+        };
+        c.rt.run(args).map_err(internal)?;
+        if c.rootfs_mounted {
+            unmount_rootfs(&c.bundle);
+        }
+        for f in ["init.pid", "rt-log.json"] {
+            let _ = std::fs::remove_file(c.bundle.join(f));
+        }
+        let Some(c) = all.remove(&req.id) else {
+            return Err(not_found(&req.id));
+        };
+        let p = &c.init;
+        self.inner.publish(TaskDelete {
+            container_id: req.id.clone(),
+            pid: p.pid,
+            exit_status: p.exit_status,
+            exited_at: p.exited_at(),
+            id: req.id.clone(),
+            ..Default::default()
+        });
+        self.inner.exited.notify_all();
+        Ok(api::DeleteResponse {
+            pid: p.pid,
+            exit_status: p.exit_status,
+            exited_at: p.exited_at(),
+            ..Default::default()
+        })
+    }
+
+    fn pids(&self, _ctx: &TtrpcContext, req: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
+        let rt = {
+            let all = self.inner.lock();
+            all.get(&req.id)
+                .ok_or_else(|| not_found(&req.id))?
+                .rt
+                .clone()
+        };
+        let out = rt
+            .run(&["ps", "--format", "json", &req.id])
+            .map_err(internal)?;
+        let pids: Vec<u32> = serde_json::from_slice::<Option<Vec<u32>>>(&out)
+            .map_err(|e| internal(format!("rt ps output: {e}")))?
+            .unwrap_or_default();
+        Ok(api::PidsResponse {
+            processes: pids
+                .into_iter()
+                .map(|pid| ProcessInfo {
+                    pid,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    fn pause(&self, _ctx: &TtrpcContext, req: api::PauseRequest) -> TtrpcResult<api::Empty> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        c.rt.run(&["pause", &req.id]).map_err(internal)?;
+        c.paused = true;
+        self.inner.publish(TaskPaused {
+            container_id: req.id.clone(),
+            ..Default::default()
+        });
+        Ok(api::Empty::new())
+    }
+
+    fn resume(&self, _ctx: &TtrpcContext, req: api::ResumeRequest) -> TtrpcResult<api::Empty> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        c.rt.run(&["resume", &req.id]).map_err(internal)?;
+        c.paused = false;
+        self.inner.publish(TaskResumed {
+            container_id: req.id.clone(),
+            ..Default::default()
+        });
+        Ok(api::Empty::new())
+    }
+
+    fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
+        let all = self.inner.lock();
+        let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let p = c.proc(&req.exec_id)?;
+        if p.status == Status::STOPPED && !req.all {
+            return Err(err(Code::NOT_FOUND, "process already finished: not found"));
+        }
+        if req.exec_id.is_empty() {
+            let sig = req.signal.to_string();
+            let mut args = vec!["kill"];
+            if req.all {
+                args.push("--all");
+            }
+            args.extend([req.id.as_str(), sig.as_str()]);
+            c.rt.run(&args).map_err(internal)?;
+        } else {
+            let sig = nix::sys::signal::Signal::try_from(req.signal as i32).map_err(|e| {
+                err(
+                    Code::INVALID_ARGUMENT,
+                    format!("signal {}: {e}", req.signal),
+                )
+            })?;
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), sig)
+                .map_err(|e| internal(format!("kill {}: {e}", p.pid)))?;
+        }
+        Ok(api::Empty::new())
+    }
+
+    fn exec(&self, _ctx: &TtrpcContext, req: api::ExecProcessRequest) -> TtrpcResult<api::Empty> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        if c.execs.contains_key(&req.exec_id) {
+            return Err(err(
+                Code::ALREADY_EXISTS,
+                format!("exec {}: already exists", req.exec_id),
+            ));
+        }
+        if c.init.status != Status::RUNNING {
+            return Err(err(
+                Code::FAILED_PRECONDITION,
+                format!("container {} is not running", req.id),
+            ));
+        }
+        let spec = req
+            .spec
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default();
+        c.execs.insert(
+            req.exec_id.clone(),
+            Proc {
+                status: Status::CREATED,
+                stdin: req.stdin.clone(),
+                stdout: req.stdout.clone(),
+                stderr: req.stderr.clone(),
+                terminal: req.terminal,
+                spec,
+                ..Default::default()
+            },
+        );
+        self.inner.publish(TaskExecAdded {
+            container_id: req.id.clone(),
+            exec_id: req.exec_id.clone(),
+            ..Default::default()
+        });
+        Ok(api::Empty::new())
+    }
+
+    fn resize_pty(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::ResizePtyRequest,
+    ) -> TtrpcResult<api::Empty> {
+        let all = self.inner.lock();
+        let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let p = c.proc(&req.exec_id)?;
+        if let Some(m) = &p.console {
+            io::resize(m, req.width, req.height).map_err(internal)?;
+        }
+        Ok(api::Empty::new())
+    }
+
+    fn close_io(&self, _ctx: &TtrpcContext, req: api::CloseIORequest) -> TtrpcResult<api::Empty> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
+        let p = c.proc_mut(&req.exec_id)?;
+        if req.stdin {
+            if let Some(w) = p.stdin_keep.take() {
+                w.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+        }
+        Ok(api::Empty::new())
+    }
+
+    fn update(&self, _ctx: &TtrpcContext, req: api::UpdateTaskRequest) -> TtrpcResult<api::Empty> {
+        let (rt, bundle) = {
+            let all = self.inner.lock();
+            let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+            (c.rt.clone(), c.bundle.clone())
+        };
+        let Some(res) = req.resources.as_ref() else {
+            return Ok(api::Empty::new());
+        };
+        let path = bundle.join("update.json");
+        std::fs::write(&path, &res.value).map_err(|e| internal(format!("write resources: {e}")))?;
+        let path_s = path.to_string_lossy().into_owned();
+        let r = rt.run(&["update", "--resources", &path_s, &req.id]);
+        let _ = std::fs::remove_file(&path);
+        r.map_err(internal)?;
+        Ok(api::Empty::new())
+    }
+
+    fn wait(&self, _ctx: &TtrpcContext, req: api::WaitRequest) -> TtrpcResult<api::WaitResponse> {
+        let mut all = self.inner.lock();
+        loop {
+            let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+            let p = c.proc(&req.exec_id)?;
+            if p.status == Status::STOPPED {
+                return Ok(api::WaitResponse {
+                    exit_status: p.exit_status,
+                    exited_at: p.exited_at(),
+                    ..Default::default()
+                });
+            }
+            all = self
+                .inner
+                .exited
+                .wait(all)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn stats(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
+        let rt = {
+            let all = self.inner.lock();
+            all.get(&req.id)
+                .ok_or_else(|| not_found(&req.id))?
+                .rt
+                .clone()
+        };
+        let out = rt.run(&["events", "--stats", &req.id]).map_err(internal)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out).map_err(|e| internal(format!("rt events output: {e}")))?;
+        let m = stats::metrics(&v["data"]);
+        let value = m
+            .write_to_bytes()
+            .map_err(|e| internal(format!("metrics: {e}")))?;
+        Ok(api::StatsResponse {
+            stats: MessageField::some(Any {
+                type_url: "io.containerd.cgroups.v1.Metrics".into(),
+                value,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn connect(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::ConnectRequest,
+    ) -> TtrpcResult<api::ConnectResponse> {
+        let all = self.inner.lock();
+        let task_pid = all.get(&req.id).map(|c| c.init.pid).unwrap_or(0);
+        Ok(api::ConnectResponse {
+            shim_pid: std::process::id(),
+            task_pid,
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        })
+    }
+
+    fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+        if self.inner.lock().is_empty() {
+            self.inner.exit.signal();
+        }
+        Ok(api::Empty::new())
+    }
+}
