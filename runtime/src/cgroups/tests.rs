@@ -66,9 +66,25 @@ impl Guard {
 }
 
 impl Drop for Guard {
+    /// Removes the cgroup and asserts that the container's directories are gone (unless
+    /// the test is already failing: a second panic would abort).
     fn drop(&mut self) {
         self.reap();
-        let _ = self.cg.destroy();
+        let res = self.cg.destroy();
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = res {
+            panic!("destroy {}: {e:#}", self.cg.path);
+        }
+        // The container's own directories; a parent it made may be left to another
+        // container under it (parent_shared_with_another_container_is_left_to_it).
+        for h in &self.cg.hierarchies {
+            let d = self.cg.dir(h);
+            if self.cg.created.contains(&d) {
+                assert!(!d.exists(), "{} left behind", d.display());
+            }
+        }
     }
 }
 
@@ -515,7 +531,19 @@ fn memory_limit_below_usage_is_ebusy() {
         ],
         true,
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the shell holds most of its 2 MB (a busy host may take a while).
+    let (dir, file) = match g.cg.layout {
+        Layout::V2 => (g.cg.unified_dir().unwrap(), "memory.current"),
+        Layout::V1 => (g.cg.dir_of("memory").unwrap(), "memory.usage_in_bytes"),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files::read_u64(&dir, file, 0).unwrap_or(0) < 1_500_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell never used 1.5 MB"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     if g.cg.layout == Layout::V2 {
         // v2 would reclaim or OOM-kill instead of refusing: checkBeforeUpdate compares
         // with memory.current first (runc), and nothing is written.
