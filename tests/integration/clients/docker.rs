@@ -648,6 +648,11 @@ fn docker_detached_exec_logs_top_stats_pause_update_stop_rm() {
     let out = d.docker(&["exec", "-u", "1000:1000", &id, "id", "-u"]).ok();
     assert_eq!(out.stdout, "1000\n");
 
+    // The log driver writes asynchronously.
+    assert!(
+        settle(|| d.docker(&["logs", &id]).ok().stderr.contains("to-stderr")),
+        "docker logs never showed the output"
+    );
     let logs = d.docker(&["logs", &id]).ok();
     assert_eq!(logs.stdout, "to-stdout\n", "docker logs stdout");
     assert_eq!(logs.stderr, "to-stderr\n", "docker logs stderr");
