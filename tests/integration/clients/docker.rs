@@ -215,6 +215,7 @@ fn daemon() -> &'static Dockerd {
 impl Dockerd {
     fn start() -> Dockerd {
         ensure_docker();
+        sweep_stale_daemons();
         let rt = rt_bin();
         let name = unique_id("rt-test-docker");
         let dir = std::env::temp_dir().join(&name);
@@ -465,45 +466,7 @@ impl Dockerd {
                 }
             }
         }
-        // Processes started under our dir (containerd, shims) must be gone with dockerd.
-        let prefix = self.dir.to_string_lossy().into_owned();
-        let gone = settle(|| {
-            let Ok(rd) = fs::read_dir("/proc") else {
-                return true;
-            };
-            !rd.flatten().any(|e| {
-                fs::read(e.path().join("cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains(&prefix))
-                    .unwrap_or(false)
-            })
-        });
-        if !gone {
-            problems.push(format!("processes mentioning {prefix} outlived dockerd"));
-        }
-        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        points.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in points {
-            let _ = Command::new("umount").args(["-l", m]).status();
-        }
-        for root in cgroup_roots() {
-            let parent = root.join(self.cgroup_parent.trim_start_matches('/'));
-            if let Ok(rd) = fs::read_dir(&parent) {
-                for e in rd.flatten() {
-                    if e.path().is_dir() {
-                        problems.push(format!("cgroup {} left behind", e.path().display()));
-                        let _ = fs::remove_dir(e.path());
-                    }
-                }
-            }
-            if parent.exists() && fs::remove_dir(&parent).is_err() {
-                problems.push(format!("cannot remove {}", parent.display()));
-            }
-        }
+        problems.extend(remove_leftovers(&self.dir, &self.cgroup_parent));
         if self.made_run_docker {
             let _ = fs::remove_dir("/run/docker/plugins");
             let _ = fs::remove_dir("/run/docker");
@@ -516,6 +479,122 @@ impl Dockerd {
             problems.push(format!("cannot remove {}", self.dir.display()));
         }
         problems
+    }
+}
+
+/// Removes what a stopped dockerd left under `dir` and in `cgroup_parent`: waits for the
+/// processes that mention `dir` (containerd, shims), unmounts, removes the cgroups.
+/// Returns what was left behind.
+fn remove_leftovers(dir: &Path, cgroup_parent: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    // Processes started under our dir (containerd, shims) must be gone with dockerd.
+    let prefix = dir.to_string_lossy().into_owned();
+    let gone = settle(|| {
+        let Ok(rd) = fs::read_dir("/proc") else {
+            return true;
+        };
+        !rd.flatten().any(|e| {
+            fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&prefix))
+                .unwrap_or(false)
+        })
+    });
+    if !gone {
+        problems.push(format!("processes mentioning {prefix} outlived dockerd"));
+    }
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in points {
+        let _ = Command::new("umount").args(["-l", m]).status();
+    }
+    for root in cgroup_roots() {
+        let parent = root.join(cgroup_parent.trim_start_matches('/'));
+        if let Ok(rd) = fs::read_dir(&parent) {
+            for e in rd.flatten() {
+                if e.path().is_dir() {
+                    problems.push(format!("cgroup {} left behind", e.path().display()));
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
+        }
+        if parent.exists() && fs::remove_dir(&parent).is_err() {
+            problems.push(format!("cannot remove {}", parent.display()));
+        }
+    }
+    problems
+}
+
+/// The daemons of earlier runs killed before their teardown (a timeout, kill -9): their
+/// temp dir `rt-test-docker-<pid>-<n>` names a test process that is gone. Their processes
+/// are killed and their dirs and cgroups removed, as hack/test.sh does for rt's tests.
+fn sweep_stale_daemons() {
+    let Ok(rd) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("rt-test-docker-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = e.path();
+        let prefix = dir.to_string_lossy().into_owned();
+        let cgroup_parent = format!("/{name}");
+        // dockerd, containerd, the shims, then the containers' processes.
+        let mut victims: Vec<i32> = fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|p| {
+                fs::read(p.path().join("cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains(&prefix))
+                    .unwrap_or(false)
+            })
+            .filter_map(|p| p.file_name().to_string_lossy().parse().ok())
+            .collect();
+        for root in cgroup_roots() {
+            let parent = root.join(cgroup_parent.trim_start_matches('/'));
+            for c in fs::read_dir(&parent).into_iter().flatten().flatten() {
+                let procs = fs::read_to_string(c.path().join("cgroup.procs")).unwrap_or_default();
+                victims.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+        for v in victims {
+            // SAFETY: plain kill(2) of processes of a dead test run's daemon.
+            unsafe { libc::kill(v, libc::SIGKILL) };
+        }
+        // The containers' cgroups, once their killed processes are gone.
+        settle(|| {
+            let mut left = false;
+            for root in cgroup_roots() {
+                let parent = root.join(cgroup_parent.trim_start_matches('/'));
+                for c in fs::read_dir(&parent).into_iter().flatten().flatten() {
+                    let _ = fs::remove_dir(c.path());
+                }
+                let _ = fs::remove_dir(&parent);
+                left |= parent.exists();
+            }
+            !left
+        });
+        let problems = remove_leftovers(&dir, &cgroup_parent);
+        let _ = Command::new("rm")
+            .args(["-rf", "--one-file-system"])
+            .arg(&dir)
+            .status();
+        if !problems.is_empty() || dir.exists() {
+            panic!("cannot clean up the stale {}: {problems:?}", dir.display());
+        }
     }
 }
 
@@ -648,6 +727,11 @@ fn docker_detached_exec_logs_top_stats_pause_update_stop_rm() {
     let out = d.docker(&["exec", "-u", "1000:1000", &id, "id", "-u"]).ok();
     assert_eq!(out.stdout, "1000\n");
 
+    // The log driver writes asynchronously.
+    assert!(
+        settle(|| d.docker(&["logs", &id]).ok().stderr.contains("to-stderr")),
+        "docker logs never showed the output"
+    );
     let logs = d.docker(&["logs", &id]).ok();
     assert_eq!(logs.stdout, "to-stdout\n", "docker logs stdout");
     assert_eq!(logs.stderr, "to-stderr\n", "docker logs stderr");
