@@ -7,11 +7,16 @@
 //! (`stats.rs`) and the `rt` invocations (`rt.rs`).
 
 mod io;
+mod logger;
 mod oom;
 mod rt;
 mod service;
 mod stats;
 
 fn main() {
-    containerd_shim::run::<service::Shim>("io.containerd.rt.v2", None)
+    let config = containerd_shim::Config {
+        no_setup_logger: true,
+        ..Default::default()
+    };
+    containerd_shim::run::<service::Shim>("io.containerd.rt.v2", Some(config))
 }

@@ -174,6 +174,7 @@ pub struct Shim {
     exit: Arc<ExitSignal>,
     pending: Arc<Pending>,
     socket: String,
+    debug: bool,
     namespace: String,
     id: String,
     bundle: String,
@@ -195,6 +196,7 @@ impl containerd_shim::Shim for Shim {
             exit: Arc::new(ExitSignal::default()),
             pending: Arc::default(),
             socket: args.socket.clone(),
+            debug: args.debug,
             namespace: args.namespace.clone(),
             id: args.id.clone(),
             bundle: args.bundle.clone(),
@@ -247,6 +249,7 @@ impl containerd_shim::Shim for Shim {
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
+        crate::logger::init(self.debug);
         let (tx, rx) = channel::<Ev>();
         let ns = self.namespace.clone();
         let pending = self.pending.clone();

@@ -367,3 +367,49 @@ fn rt_shim_survives_containerd_restart() {
     c.ctr_ok(&["containers", "rm", &a]);
     c.assert_no_leftovers();
 }
+
+#[test]
+fn rt_shim_one_shim_per_pod() {
+    let c = setup();
+    let pod = id("pod");
+    let ann = format!("io.kubernetes.cri.sandbox-id={pod}");
+    let (a, b) = (id("poda"), id("podb"));
+    for x in [&a, &b] {
+        c.ctr_ok(&[
+            "run",
+            "-d",
+            "--runtime",
+            RT_RUNTIME,
+            "--annotation",
+            &ann,
+            IMAGE,
+            x,
+            "sleep",
+            "1000",
+        ]);
+    }
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1, "one shim for the pod: {shims:?}");
+    assert!(
+        c.shim_socket(&pod).exists(),
+        "the pod's shim listens on the sandbox id's socket"
+    );
+    let out = c.ctr_ok(&["task", "exec", "--exec-id", "e", &b, "echo", "b ok"]);
+    assert_eq!(out, "b ok\n");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    c.wait_task_status(&a, "STOPPED");
+    c.ctr_ok(&["task", "rm", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    // The shim serves b until b is gone too.
+    assert_eq!(c.shims(), shims);
+    assert_eq!(c.task_status(&b), "RUNNING");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &b]);
+    c.wait_task_status(&b, "STOPPED");
+    c.ctr_ok(&["task", "rm", &b]);
+    c.ctr_ok(&["containers", "rm", &b]);
+    c.assert_no_leftovers();
+    assert!(
+        !c.shim_socket(&pod).exists(),
+        "the pod's shim socket is left"
+    );
+}
