@@ -21,6 +21,8 @@
 # rt and runc alternate inside every iteration, so load from other users of the machine
 # hits both alike. Nothing here asserts on time: the script reports, it only fails on errors.
 # crun is not compared: crun 1.8 refuses this host's cgroup v1 hybrid layout.
+# At the end hack/bench-shim.sh compares containerd through rt's shim with containerd's runc
+# shim + runc: `ctr run --rm /bin/true` time and shim RSS per container (BENCH_SHIM=0 skips).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     -n) N=${2:?-n needs a number}; shift 2 ;;
     --json) JSON=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -265,4 +267,12 @@ if [ "$JSON" = 1 ]; then
         --argjson rts "$rt_size" --argjson runcs "$runc_size" \
         '{n: $n, rt: {path: $rt, size: $rts, cgroups: $cgrt},
           runc: {path: $runc, size: $runcs, cgroups: $cgrunc}, metrics: add}'
+fi
+
+# --- containerd: rt's shim beside containerd's runc shim with runc (hack/bench-shim.sh) ---
+if [ "${BENCH_SHIM:-1}" = 1 ]; then
+    note "containerd shims: hack/bench-shim.sh (BENCH_SHIM=0 skips)"
+    shim_args=(-n "$N")
+    [ "$BUILD" = 1 ] || shim_args+=(--no-build)
+    bash "$here/bench-shim.sh" "${shim_args[@]}" >"$out" || die "hack/bench-shim.sh failed"
 fi
