@@ -151,9 +151,9 @@ done
 sleep 1
 RSS[rt]=$(shim_rss containerd-shim-rt-v2)
 RSS[runc]=$(shim_rss containerd-shim-runc-v2)
-for id in $(ctr_ task ls -q); do ctr_ task kill -s KILL "$id" >/dev/null; done
+for id in $(ctr_ task ls -q); do ctr_ task kill -s KILL "$id" >/dev/null 2>&1; done
 sleep 1
-for id in $(ctr_ task ls -q); do ctr_ task rm "$id" >/dev/null; done
+for id in $(ctr_ task ls -q); do ctr_ task rm "$id" >/dev/null 2>&1; done
 for id in $(ctr_ containers ls -q); do ctr_ containers rm "$id" >/dev/null; done
 
 mean() { tr ' ' '\n' <<<"$1" | awk 'NF { s += $1; n++ } END { printf "%.2f", n ? s / n / 1000 : 0 }'; }

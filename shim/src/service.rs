@@ -19,12 +19,12 @@ use containerd_shim::protos::events::task::{
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField, MessageFull};
+use containerd_shim::protos::protobuf::{Message, MessageField};
 use containerd_shim::protos::ttrpc::{get_status, Code, Error as TtrpcError};
 use containerd_shim::protos::types::task::ProcessInfo;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{
-    Config, Context, DeleteResponse, ExitSignal, Flags, StartOpts, TtrpcContext, TtrpcResult,
+    Config, DeleteResponse, ExitSignal, Flags, StartOpts, TtrpcContext, TtrpcResult,
 };
 use std::collections::HashMap;
 use std::fs::File;
@@ -106,7 +106,7 @@ impl Container {
     }
 }
 
-type Ev = (String, Box<dyn MessageDyn + Send>);
+type Ev = crate::publish::Encoded;
 
 /// Events sent to the publisher thread and not yet published: the shim drains them before
 /// it exits (TaskDelete is the last thing a shim says).
@@ -154,11 +154,11 @@ impl Inner {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish<E: Event + Send + 'static>(&self, e: E) {
-        let topic = e.topic();
+    fn publish<E: Event + Message>(&self, e: E) {
+        let ev = crate::publish::encode(&e);
         let tx = self.events.lock().unwrap_or_else(|e| e.into_inner());
         self.pending.add(1);
-        if tx.send((topic, Box::new(e))).is_err() {
+        if tx.send(ev).is_err() {
             self.pending.add(-1);
         }
     }
@@ -250,34 +250,13 @@ impl containerd_shim::Shim for Shim {
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
         crate::logger::init(self.debug);
+        // The crate's publisher is replaced by publish.rs (no protobuf reflection).
+        drop(publisher);
         let (tx, rx) = channel::<Ev>();
         let ns = self.namespace.clone();
         let pending = self.pending.clone();
-        std::thread::spawn(move || {
-            let mut publisher = publisher;
-            for (topic, ev) in rx {
-                let _done = Done(&pending);
-                let ev: Box<dyn MessageDyn> = ev;
-                let bytes = ev.write_to_bytes_dyn().unwrap_or_default();
-                if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
-                    // containerd restarted: its ttrpc socket is new, connect again, once.
-                    log::warn!("publish {topic}: {e}; reconnecting");
-                    let Some(p) = std::env::var("TTRPC_ADDRESS")
-                        .ok()
-                        .and_then(|a| RemotePublisher::new(a).ok())
-                    else {
-                        continue;
-                    };
-                    publisher = p;
-                    let again = reencode(&topic, &bytes);
-                    if let Some(ev) = again {
-                        if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
-                            log::warn!("publish {topic}: {e}");
-                        }
-                    }
-                }
-            }
-        });
+        let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
+        std::thread::spawn(move || crate::publish::run(address, ns, rx, || pending.add(-1)));
         Service {
             inner: Arc::new(Inner {
                 pending: self.pending.clone(),
@@ -288,36 +267,6 @@ impl containerd_shim::Shim for Shim {
                 namespace: self.namespace.clone(),
             }),
         }
-    }
-}
-
-/// Counts an event as published when dropped, whichever way its iteration ends.
-struct Done<'a>(&'a Pending);
-
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        self.0.add(-1);
-    }
-}
-
-/// An event again from its bytes, by topic (publish consumes the first one).
-fn reencode(topic: &str, b: &[u8]) -> Option<Box<dyn MessageDyn>> {
-    fn de<M: MessageFull>(b: &[u8]) -> Option<Box<dyn MessageDyn>> {
-        M::parse_from_bytes(b)
-            .ok()
-            .map(|m| Box::new(m) as Box<dyn MessageDyn>)
-    }
-    match topic {
-        "/tasks/create" => de::<TaskCreate>(b),
-        "/tasks/start" => de::<TaskStart>(b),
-        "/tasks/exit" => de::<TaskExit>(b),
-        "/tasks/delete" => de::<TaskDelete>(b),
-        "/tasks/exec-added" => de::<TaskExecAdded>(b),
-        "/tasks/exec-started" => de::<TaskExecStarted>(b),
-        "/tasks/paused" => de::<TaskPaused>(b),
-        "/tasks/resumed" => de::<TaskResumed>(b),
-        "/tasks/oom" => de::<TaskOOM>(b),
-        _ => None,
     }
 }
 
