@@ -239,7 +239,9 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        log::debug!("exit signalled, draining events");
         self.pending.drain(Duration::from_secs(5));
+        log::debug!("events drained");
         // The crate removes the socket named in the bundle's address file, which containerd
         // may have deleted by now: remove it by the -socket flag.
         let path = self.socket.strip_prefix("unix://").unwrap_or(&self.socket);
@@ -921,6 +923,7 @@ impl containerd_shim::Task for Service {
     }
 
     fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+        log::debug!("shutdown request");
         if self.inner.lock().is_empty() {
             self.inner.exit.signal();
         }
