@@ -109,7 +109,8 @@ fn rt_shim_detached_exec_kill_delete_with_events_in_order() {
     let ps = c.ctr_ok(&["task", "ps", &a]);
     assert!(ps.lines().count() >= 2, "task ps: {ps}");
     // SIGTERM to a pid 1 without a handler is ignored (as with runc); SIGKILL is not.
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    // --all signals every process of the container.
+    c.ctr_ok(&["task", "kill", "--all", "-s", "KILL", &a]);
     c.wait_task_status(&a, "STOPPED");
     let out = c.ctr(&["task", "kill", "-s", "KILL", &a]);
     assert!(!out.status.success(), "kill of a stopped task succeeded");
