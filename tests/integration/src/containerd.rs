@@ -426,8 +426,19 @@ impl Containerd {
     /// in the shim's default root, containers' cgroups under /<ns>/. Waits a little for shims
     /// to exit after their last delete.
     pub fn leftovers(&self) -> Vec<String> {
+        // Shims exit, and containerd removes bundles (rename, then remove), after the
+        // client's last call has returned: give both a moment.
+        let bundles = self
+            .state
+            .join("s/io.containerd.runtime.v2.task")
+            .join(&self.ns);
+        let no_bundles = || {
+            fs::read_dir(&bundles)
+                .map(|mut r| r.next().is_none())
+                .unwrap_or(true)
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.shims().is_empty() && Instant::now() < deadline {
+        while (!self.shims().is_empty() || !no_bundles()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         let mut left: Vec<String> = self

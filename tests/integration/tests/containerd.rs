@@ -414,3 +414,74 @@ fn rt_shim_one_shim_per_pod() {
         "the pod's shim socket is left"
     );
 }
+
+#[test]
+fn rt_shim_killed_shim_is_cleaned_up_by_delete_action() {
+    let c = setup();
+    let a = id("dead");
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        RT_RUNTIME,
+        IMAGE,
+        &a,
+        "sleep",
+        "1000",
+    ]);
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    // SAFETY: kill(2) of the shim this test's containerd started.
+    unsafe { libc::kill(shims[0].0, libc::SIGKILL) };
+    // containerd notices, runs `containerd-shim-rt-v2 delete` (rt delete --force, unmount the
+    // rootfs) and reports the task stopped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = c.task_status(&a);
+        if s.is_empty() || s == "STOPPED" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "task {a} still {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.ctr(&["task", "rm", "-f", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn rt_shim_exec_with_terminal() {
+    let c = setup();
+    let a = id("etty");
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        RT_RUNTIME,
+        IMAGE,
+        &a,
+        "sleep",
+        "1000",
+    ]);
+    let ctr = format!(
+        "ctr -a {} -n {} task exec -t --exec-id t {a} sh -c 'test -t 0 && echo exec-tty-ok; exit 6'",
+        c.sock.display(),
+        c.ns
+    );
+    let out = integration::output_with_timeout(
+        std::process::Command::new("script")
+            .args(["-qec", &ctr, "/dev/null"])
+            .stdin(Stdio::null()),
+        Duration::from_secs(120),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exec-tty-ok"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    c.wait_task_status(&a, "STOPPED");
+    c.ctr_ok(&["task", "rm", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    c.assert_no_leftovers();
+}
