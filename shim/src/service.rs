@@ -311,7 +311,13 @@ fn read_pid(path: &Path) -> TtrpcResult<u32> {
 }
 
 /// The ends of a process's stdio, set on an rt command; with a terminal, the console socket.
-fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResult<StdioSetup> {
+fn stdio(
+    cmd: &mut Command,
+    p: &Proc,
+    sock_dir: &Path,
+    name: &str,
+    (cid, namespace): (&str, &str),
+) -> TtrpcResult<StdioSetup> {
     if p.terminal {
         let sock = ConsoleSocket::new(sock_dir, name).map_err(internal)?;
         cmd.arg("--console-socket").arg(&sock.path);
@@ -323,7 +329,7 @@ fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResul
             stdin_keep: None,
         });
     }
-    let ends = io::direct(&p.stdin, &p.stdout, &p.stderr).map_err(internal)?;
+    let ends = io::direct(&p.stdin, &p.stdout, &p.stderr, cid, namespace).map_err(internal)?;
     cmd.stdin(ends.stdin)
         .stdout(ends.stdout)
         .stderr(ends.stderr);
@@ -416,7 +422,7 @@ impl Service {
             .arg("--process")
             .arg(&spec_path);
         let p = c.execs.get_mut(exec_id).ok_or_else(|| not_found(exec_id))?;
-        let setup = stdio(&mut cmd, p, &bundle, exec_id)?;
+        let setup = stdio(&mut cmd, p, &bundle, exec_id, (cid, &self.inner.namespace))?;
         cmd.arg(cid);
         let sub = rt::subscribe().map_err(internal)?;
         let r = c.rt.run_logged(cmd, &log, "exec");
@@ -503,7 +509,13 @@ impl containerd_shim::Task for Service {
                 .arg(&bundle)
                 .arg("--pid-file")
                 .arg(&pid_path);
-            let setup = stdio(&mut cmd, &init, &bundle, "init")?;
+            let setup = stdio(
+                &mut cmd,
+                &init,
+                &bundle,
+                "init",
+                (&req.id, &self.inner.namespace),
+            )?;
             cmd.arg(&req.id);
             let sub = rt::subscribe().map_err(internal)?;
             rt.run_logged(cmd, &log, "create").map_err(internal)?;

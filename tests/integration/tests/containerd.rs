@@ -485,3 +485,71 @@ fn rt_shim_exec_with_terminal() {
     c.ctr_ok(&["containers", "rm", &a]);
     c.assert_no_leftovers();
 }
+
+#[test]
+fn rt_shim_binary_and_file_logging() {
+    let c = setup();
+    let dir = c.dir.join("logs");
+    std::fs::create_dir_all(&dir).expect("mkdir logs");
+    // containerd's binary:// protocol: stdout on fd 3, stderr on fd 4, ready when fd 5 closes.
+    let logger = dir.join("logger.sh");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\nexec 5>&-\necho \"$CONTAINER_ID $CONTAINER_NAMESPACE\" > \"$2.env\"\n\
+         cat <&3 > \"$2.out\" &\ncat <&4 > \"$2.err\" &\nwait\n",
+    )
+    .expect("write logger");
+    std::fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod logger");
+    let base = dir.join("b");
+    let uri = format!("binary://{}?out={}", logger.display(), base.display());
+    let a = id("blog");
+    let sh = "echo to-out; echo to-err >&2";
+    c.ctr_ok(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RT_RUNTIME,
+        "--log-uri",
+        &uri,
+        IMAGE,
+        &a,
+        "sh",
+        "-c",
+        sh,
+    ]);
+    let read = |ext: &str| {
+        std::fs::read_to_string(format!("{}.{ext}", base.display())).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (read("out").is_empty() || read("err").is_empty()) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read("out"), "to-out\n");
+    assert_eq!(read("err"), "to-err\n");
+    assert_eq!(read("env"), format!("{a} {}\n", c.ns));
+
+    let f = dir.join("file.log");
+    let b = id("flog");
+    let uri = format!("file://{}", f.display());
+    c.ctr_ok(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RT_RUNTIME,
+        "--log-uri",
+        &uri,
+        IMAGE,
+        &b,
+        "sh",
+        "-c",
+        sh,
+    ]);
+    let text = std::fs::read_to_string(&f).unwrap_or_default();
+    assert!(
+        text.contains("to-out\n") && text.contains("to-err\n"),
+        "{text:?}"
+    );
+    c.assert_no_leftovers();
+}
