@@ -230,6 +230,15 @@ impl containerd_shim::Shim for Shim {
             }
         }
         unmount_rootfs(&bundle);
+        // A killed shim leaves its socket. Remove it when nothing answers there (a pod's
+        // shim may still be serving the pod's other containers).
+        if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
+            let addr = addr.trim();
+            let path = addr.strip_prefix("unix://").unwrap_or(addr);
+            if !path.is_empty() && std::os::unix::net::UnixStream::connect(path).is_err() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(DeleteResponse {
             exit_status: 128 + libc::SIGKILL as u32,
             exited_at: MessageField::some(now()),

@@ -464,10 +464,13 @@ impl Containerd {
                 }
             }
         }
-        let bundles = self
-            .state
-            .join("s/io.containerd.runtime.v2.task")
-            .join(&self.ns);
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for id in ids {
+            let p = self.shim_socket(&id);
+            if p.exists() {
+                left.push(format!("shim socket {} (container {id})", p.display()));
+            }
+        }
         for e in fs::read_dir(&bundles).into_iter().flatten().flatten() {
             left.push(format!("bundle {}", e.path().display()));
         }
