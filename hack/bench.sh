@@ -26,6 +26,8 @@
 # rt and runc alternate inside every iteration, so load from other users of the machine
 # hits both alike. Nothing here asserts on time: the script reports, it only fails on errors.
 # crun is compared only with --crun / --v2: crun 1.8 refuses cgroup v1 hybrid layouts.
+# At the end hack/bench-shim.sh compares containerd through rt's shim with containerd's runc
+# shim + runc: `ctr run --rm /bin/true` time and shim RSS per container (BENCH_SHIM=0 skips).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --crun) RUNTIMES=(rt runc crun); shift ;;
     --v2) V2=1; shift ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -62,7 +64,7 @@ if [ "$V2" = 1 ]; then
     rest=()
     for a in "${ARGS[@]}"; do [ "$a" = --v2 ] || rest+=("$a"); done
     [[ " ${rest[*]} " == *" -n "* ]] || rest=(-n "${BENCH_N:-20}" "${rest[@]}")
-    exec "$here/vm-test.sh" --no-build -- env RT_BIN="$repo/target/x86_64-unknown-linux-gnu/release/rt" \
+    exec "$here/vm-test.sh" --no-build -- env BENCH_SHIM=0 RT_BIN="$repo/target/x86_64-unknown-linux-gnu/release/rt" \
         bash hack/bench.sh --no-build --crun "${rest[@]}"
 fi
 ensure_pkgs /bin/busybox:busybox-static runc:runc jq:jq /usr/bin/time:time
@@ -331,4 +333,12 @@ if [ "$JSON" = 1 ]; then
         '{n: $n, rt: {path: $rt, size: $rts, cgroups: $cgrt},
           runc: {path: $runc, size: $runcs, cgroups: $cgrunc},
           metrics: (reduce .[] as $x ({}; . * $x))}'
+fi
+
+# --- containerd: rt's shim beside containerd's runc shim with runc (hack/bench-shim.sh) ---
+if [ "${BENCH_SHIM:-1}" = 1 ]; then
+    note "containerd shims: hack/bench-shim.sh (BENCH_SHIM=0 skips)"
+    shim_args=(-n "$N")
+    [ "$BUILD" = 1 ] || shim_args+=(--no-build)
+    bash "$here/bench-shim.sh" "${shim_args[@]}" >"$out" || die "hack/bench-shim.sh failed"
 fi

@@ -36,7 +36,7 @@ fn uri_path(uri: &str) -> Result<Option<PathBuf>, String> {
     }
     if uri.starts_with("binary://") {
         return Err(format!(
-            "stdio {uri:?}: binary:// logging is not supported by rt's shim"
+            "stdio {uri:?}: binary:// is for stdout/stderr only"
         ));
     }
     if let Some(rest) = uri.strip_prefix("fifo://") {
@@ -131,8 +131,23 @@ fn or_null(f: Option<File>) -> Stdio {
 }
 
 /// The ends for a process without a terminal.
-pub fn direct(stdin: &str, stdout: &str, stderr: &str) -> Result<Ends, String> {
+pub fn direct(
+    stdin: &str,
+    stdout: &str,
+    stderr: &str,
+    id: &str,
+    namespace: &str,
+) -> Result<Ends, String> {
     let (inp, keep) = open_in(stdin)?;
+    if stdout.starts_with("binary://") {
+        let (out, err) = binary_logger(stdout, id, namespace)?;
+        return Ok(Ends {
+            stdin: or_null(inp),
+            stdout: Stdio::from(out),
+            stderr: Stdio::from(err),
+            stdin_keep: keep,
+        });
+    }
     let out = open_out(stdout)?;
     let err = if !stderr.is_empty() && stderr == stdout {
         out.as_ref()
@@ -147,6 +162,62 @@ pub fn direct(stdin: &str, stdout: &str, stderr: &str) -> Result<Ends, String> {
         stderr: or_null(err),
         stdin_keep: keep,
     })
+}
+
+/// containerd's `binary://PATH?k=v&…` logging: PATH runs with args `k v …`, env
+/// CONTAINER_ID and CONTAINER_NAMESPACE, the process's stdout on fd 3 and stderr on fd 4,
+/// and closes fd 5 when it is ready. Returns the write ends for the process.
+fn binary_logger(uri: &str, id: &str, namespace: &str) -> Result<(File, File), String> {
+    let rest = uri.trim_start_matches("binary://");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(format!("stdio {uri:?}: binary:// needs a path"));
+    }
+    let mut args = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        args.push(k.to_owned());
+        if !v.is_empty() {
+            args.push(v.to_owned());
+        }
+    }
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (ready_r, ready_w) = pipe()?;
+    let fds = [out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd()];
+    let mut cmd = std::process::Command::new(path);
+    cmd.args(&args)
+        .env("CONTAINER_ID", id)
+        .env("CONTAINER_NAMESPACE", namespace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only dup2(2), async-signal-safe, between fork and exec; dup2 clears CLOEXEC.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            for (i, fd) in fds.iter().enumerate() {
+                if libc::dup2(*fd, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| format!("stdio {uri:?}: start {path}: {e}"))?;
+    drop((out_r, err_r, ready_w));
+    // Ready when the logger closes fd 5 (EOF here), within 10 s.
+    let mut ready = File::from(ready_r);
+    let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+    let n = poll(&mut fds, PollTimeout::from(10_000u16)).map_err(|e| format!("poll: {e}"))?;
+    if n == 0 {
+        return Err(format!(
+            "stdio {uri:?}: the logging binary did not get ready in 10 s"
+        ));
+    }
+    let _ = ready.read(&mut [0u8; 1]);
+    Ok((File::from(out_w), File::from(err_w)))
 }
 
 /// A socket rt sends the pty master to.

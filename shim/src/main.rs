@@ -1,17 +1,28 @@
 //! containerd-shim-rt-v2: containerd's runtime v2 shim for rt (`io.containerd.rt.v2`).
 //!
 //! The containerd-shim crate (synchronous flavour: threads, no async runtime) does the
-//! plumbing: the `start` and `delete` actions, the ttrpc socket and address file, the child
-//! reaper, the event publisher and logging to containerd's log fifo. This crate has the task
+//! plumbing: the `start` and `delete` actions, the ttrpc socket and address file and the
+//! child reaper. This crate has the task
 //! service (`service.rs`), process states, stdio (`io.rs`), OOM watching (`oom.rs`), stats
-//! (`stats.rs`) and the `rt` invocations (`rt.rs`).
+//! (`stats.rs`), the `rt` invocations (`rt.rs`), the event publisher (`publish.rs`) and the
+//! log (`logger.rs`).
 
 mod io;
+mod logger;
 mod oom;
+mod publish;
 mod rt;
 mod service;
 mod stats;
 
 fn main() {
-    containerd_shim::run::<service::Shim>("io.containerd.rt.v2", None)
+    // One malloc arena: a shim is mostly idle threads, and glibc's per-thread arenas
+    // (each with its own heap) cost more resident memory than the contention they avoid.
+    // SAFETY: mallopt before any thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    let config = containerd_shim::Config {
+        no_setup_logger: true,
+        ..Default::default()
+    };
+    containerd_shim::run::<service::Shim>("io.containerd.rt.v2", Some(config))
 }

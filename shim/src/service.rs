@@ -19,12 +19,12 @@ use containerd_shim::protos::events::task::{
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField, MessageFull};
+use containerd_shim::protos::protobuf::{Message, MessageField};
 use containerd_shim::protos::ttrpc::{get_status, Code, Error as TtrpcError};
 use containerd_shim::protos::types::task::ProcessInfo;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{
-    Config, Context, DeleteResponse, ExitSignal, Flags, StartOpts, TtrpcContext, TtrpcResult,
+    Config, DeleteResponse, ExitSignal, Flags, StartOpts, TtrpcContext, TtrpcResult,
 };
 use std::collections::HashMap;
 use std::fs::File;
@@ -106,7 +106,7 @@ impl Container {
     }
 }
 
-type Ev = (String, Box<dyn MessageDyn + Send>);
+type Ev = crate::publish::Encoded;
 
 /// Events sent to the publisher thread and not yet published: the shim drains them before
 /// it exits (TaskDelete is the last thing a shim says).
@@ -154,11 +154,11 @@ impl Inner {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish<E: Event + Send + 'static>(&self, e: E) {
-        let topic = e.topic();
+    fn publish<E: Event + Message>(&self, e: E) {
+        let ev = crate::publish::encode(&e);
         let tx = self.events.lock().unwrap_or_else(|e| e.into_inner());
         self.pending.add(1);
-        if tx.send((topic, Box::new(e))).is_err() {
+        if tx.send(ev).is_err() {
             self.pending.add(-1);
         }
     }
@@ -174,6 +174,7 @@ pub struct Shim {
     exit: Arc<ExitSignal>,
     pending: Arc<Pending>,
     socket: String,
+    debug: bool,
     namespace: String,
     id: String,
     bundle: String,
@@ -195,6 +196,7 @@ impl containerd_shim::Shim for Shim {
             exit: Arc::new(ExitSignal::default()),
             pending: Arc::default(),
             socket: args.socket.clone(),
+            debug: args.debug,
             namespace: args.namespace.clone(),
             id: args.id.clone(),
             bundle: args.bundle.clone(),
@@ -228,6 +230,15 @@ impl containerd_shim::Shim for Shim {
             }
         }
         unmount_rootfs(&bundle);
+        // A killed shim leaves its socket. Remove it when nothing answers there (a pod's
+        // shim may still be serving the pod's other containers).
+        if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
+            let addr = addr.trim();
+            let path = addr.strip_prefix("unix://").unwrap_or(addr);
+            if !path.is_empty() && std::os::unix::net::UnixStream::connect(path).is_err() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(DeleteResponse {
             exit_status: 128 + libc::SIGKILL as u32,
             exited_at: MessageField::some(now()),
@@ -237,7 +248,9 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        log::debug!("exit signalled, draining events");
         self.pending.drain(Duration::from_secs(5));
+        log::debug!("events drained");
         // The crate removes the socket named in the bundle's address file, which containerd
         // may have deleted by now: remove it by the -socket flag.
         let path = self.socket.strip_prefix("unix://").unwrap_or(&self.socket);
@@ -247,34 +260,14 @@ impl containerd_shim::Shim for Shim {
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
+        crate::logger::init(self.debug);
+        // The crate's publisher is replaced by publish.rs (no protobuf reflection).
+        drop(publisher);
         let (tx, rx) = channel::<Ev>();
         let ns = self.namespace.clone();
         let pending = self.pending.clone();
-        std::thread::spawn(move || {
-            let mut publisher = publisher;
-            for (topic, ev) in rx {
-                let _done = Done(&pending);
-                let ev: Box<dyn MessageDyn> = ev;
-                let bytes = ev.write_to_bytes_dyn().unwrap_or_default();
-                if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
-                    // containerd restarted: its ttrpc socket is new, connect again, once.
-                    log::warn!("publish {topic}: {e}; reconnecting");
-                    let Some(p) = std::env::var("TTRPC_ADDRESS")
-                        .ok()
-                        .and_then(|a| RemotePublisher::new(a).ok())
-                    else {
-                        continue;
-                    };
-                    publisher = p;
-                    let again = reencode(&topic, &bytes);
-                    if let Some(ev) = again {
-                        if let Err(e) = publisher.publish(Context::default(), &topic, &ns, ev) {
-                            log::warn!("publish {topic}: {e}");
-                        }
-                    }
-                }
-            }
-        });
+        let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
+        std::thread::spawn(move || crate::publish::run(address, ns, rx, || pending.add(-1)));
         Service {
             inner: Arc::new(Inner {
                 pending: self.pending.clone(),
@@ -285,36 +278,6 @@ impl containerd_shim::Shim for Shim {
                 namespace: self.namespace.clone(),
             }),
         }
-    }
-}
-
-/// Counts an event as published when dropped, whichever way its iteration ends.
-struct Done<'a>(&'a Pending);
-
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        self.0.add(-1);
-    }
-}
-
-/// An event again from its bytes, by topic (publish consumes the first one).
-fn reencode(topic: &str, b: &[u8]) -> Option<Box<dyn MessageDyn>> {
-    fn de<M: MessageFull>(b: &[u8]) -> Option<Box<dyn MessageDyn>> {
-        M::parse_from_bytes(b)
-            .ok()
-            .map(|m| Box::new(m) as Box<dyn MessageDyn>)
-    }
-    match topic {
-        "/tasks/create" => de::<TaskCreate>(b),
-        "/tasks/start" => de::<TaskStart>(b),
-        "/tasks/exit" => de::<TaskExit>(b),
-        "/tasks/delete" => de::<TaskDelete>(b),
-        "/tasks/exec-added" => de::<TaskExecAdded>(b),
-        "/tasks/exec-started" => de::<TaskExecStarted>(b),
-        "/tasks/paused" => de::<TaskPaused>(b),
-        "/tasks/resumed" => de::<TaskResumed>(b),
-        "/tasks/oom" => de::<TaskOOM>(b),
-        _ => None,
     }
 }
 
@@ -357,7 +320,13 @@ fn read_pid(path: &Path) -> TtrpcResult<u32> {
 }
 
 /// The ends of a process's stdio, set on an rt command; with a terminal, the console socket.
-fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResult<StdioSetup> {
+fn stdio(
+    cmd: &mut Command,
+    p: &Proc,
+    sock_dir: &Path,
+    name: &str,
+    (cid, namespace): (&str, &str),
+) -> TtrpcResult<StdioSetup> {
     if p.terminal {
         let sock = ConsoleSocket::new(sock_dir, name).map_err(internal)?;
         cmd.arg("--console-socket").arg(&sock.path);
@@ -369,7 +338,7 @@ fn stdio(cmd: &mut Command, p: &Proc, sock_dir: &Path, name: &str) -> TtrpcResul
             stdin_keep: None,
         });
     }
-    let ends = io::direct(&p.stdin, &p.stdout, &p.stderr).map_err(internal)?;
+    let ends = io::direct(&p.stdin, &p.stdout, &p.stderr, cid, namespace).map_err(internal)?;
     cmd.stdin(ends.stdin)
         .stdout(ends.stdout)
         .stderr(ends.stderr);
@@ -462,7 +431,7 @@ impl Service {
             .arg("--process")
             .arg(&spec_path);
         let p = c.execs.get_mut(exec_id).ok_or_else(|| not_found(exec_id))?;
-        let setup = stdio(&mut cmd, p, &bundle, exec_id)?;
+        let setup = stdio(&mut cmd, p, &bundle, exec_id, (cid, &self.inner.namespace))?;
         cmd.arg(cid);
         let sub = rt::subscribe().map_err(internal)?;
         let r = c.rt.run_logged(cmd, &log, "exec");
@@ -549,7 +518,13 @@ impl containerd_shim::Task for Service {
                 .arg(&bundle)
                 .arg("--pid-file")
                 .arg(&pid_path);
-            let setup = stdio(&mut cmd, &init, &bundle, "init")?;
+            let setup = stdio(
+                &mut cmd,
+                &init,
+                &bundle,
+                "init",
+                (&req.id, &self.inner.namespace),
+            )?;
             cmd.arg(&req.id);
             let sub = rt::subscribe().map_err(internal)?;
             rt.run_logged(cmd, &log, "create").map_err(internal)?;
@@ -969,6 +944,7 @@ impl containerd_shim::Task for Service {
     }
 
     fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+        log::debug!("shutdown request");
         if self.inner.lock().is_empty() {
             self.inner.exit.signal();
         }

@@ -48,6 +48,11 @@ pub fn kill(dir: &ContainerDir, st: &State, sig: Signal, all: bool) -> Result<()
     if status == Status::Stopped {
         bail!("container {} is not running", st.id);
     }
+    // pidfd: no race with a recycled pid after the start-time check above. Taken before
+    // `--all` signals the cgroup, whose SIGKILL may end the init and let its parent (a
+    // containerd shim, a subreaper) reap it before the init is signalled below.
+    let pidfd =
+        sys::pidfd_open(st.pid).map_err(|_| anyhow!("container {} is not running", st.id))?;
     if all {
         let pids = st.cgroup.pids()?;
         for pid in pids {
@@ -57,12 +62,12 @@ pub fn kill(dir: &ContainerDir, st: &State, sig: Signal, all: bool) -> Result<()
             let _ = st.cgroup.thaw();
         }
     }
-    // pidfd: no race with a recycled pid after the start-time check above.
-    let pidfd =
-        sys::pidfd_open(st.pid).map_err(|_| anyhow!("container {} is not running", st.id))?;
-    sys::pidfd_send_signal(pidfd.as_fd(), sig as i32)
-        .map_err(|e| anyhow!("signalling container {}: {e}", st.id))?;
-    Ok(())
+    match sys::pidfd_send_signal(pidfd.as_fd(), sig as i32) {
+        Ok(()) => Ok(()),
+        // With --all the init was signalled as a member of the cgroup and is gone already.
+        Err(_) if all => Ok(()),
+        Err(e) => Err(anyhow!("signalling container {}: {e}", st.id)),
+    }
 }
 
 /// Wait (up to `timeout_ms`) for a process that is not our child to exit.

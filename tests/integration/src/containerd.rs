@@ -324,6 +324,16 @@ impl Containerd {
         c
     }
 
+    /// ctr under timeout(1), errors ignored (for cleanup): stdout.
+    fn ctr_quiet(&self, args: &[&str]) -> String {
+        let mut c = Command::new("timeout");
+        c.arg("20").arg("ctr").arg("-a").arg(&self.sock);
+        c.args(["-n", &self.ns]).args(args).stdin(Stdio::null());
+        c.output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
     pub fn ctr(&self, args: &[&str]) -> Output {
         let mut c = self.ctr_cmd(args);
         c.stdin(Stdio::null());
@@ -416,8 +426,19 @@ impl Containerd {
     /// in the shim's default root, containers' cgroups under /<ns>/. Waits a little for shims
     /// to exit after their last delete.
     pub fn leftovers(&self) -> Vec<String> {
+        // Shims exit, and containerd removes bundles (rename, then remove), after the
+        // client's last call has returned: give both a moment.
+        let bundles = self
+            .state
+            .join("s/io.containerd.runtime.v2.task")
+            .join(&self.ns);
+        let no_bundles = || {
+            fs::read_dir(&bundles)
+                .map(|mut r| r.next().is_none())
+                .unwrap_or(true)
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.shims().is_empty() && Instant::now() < deadline {
+        while (!self.shims().is_empty() || !no_bundles()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         let mut left: Vec<String> = self
@@ -443,10 +464,13 @@ impl Containerd {
                 }
             }
         }
-        let bundles = self
-            .state
-            .join("s/io.containerd.runtime.v2.task")
-            .join(&self.ns);
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for id in ids {
+            let p = self.shim_socket(&id);
+            if p.exists() {
+                left.push(format!("shim socket {} (container {id})", p.display()));
+            }
+        }
         for e in fs::read_dir(&bundles).into_iter().flatten().flatten() {
             left.push(format!("bundle {}", e.path().display()));
         }
@@ -492,22 +516,39 @@ fn cgroup_dirs(ns: &str) -> Vec<PathBuf> {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        // Take down what a failed test left running: tasks, then the daemon, then shims.
+        // Take down what a failed test left running: tasks, then the daemon, then shims,
+        // then containers whose shim is gone. Never panics (a panic here would abort).
         if self.child.is_some() {
-            let tasks = self.ctr(&["task", "ls", "-q"]);
-            for id in String::from_utf8_lossy(&tasks.stdout).split_whitespace() {
-                let _ = self.ctr(&["task", "kill", "-s", "KILL", id]);
-                let _ = self.ctr(&["task", "rm", "-f", id]);
+            let ids = |args: &[&str]| -> Vec<String> {
+                self.ctr_quiet(args)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            };
+            for id in ids(&["task", "ls", "-q"]) {
+                self.ctr_quiet(&["task", "kill", "-s", "KILL", &id]);
+                self.ctr_quiet(&["task", "rm", "-f", &id]);
             }
-            let cs = self.ctr(&["containers", "ls", "-q"]);
-            for id in String::from_utf8_lossy(&cs.stdout).split_whitespace() {
-                let _ = self.ctr(&["containers", "rm", id]);
+            for id in ids(&["containers", "ls", "-q"]) {
+                self.ctr_quiet(&["containers", "rm", &id]);
             }
         }
         self.stop_daemon();
         for (pid, _) in self.shims() {
             // SAFETY: kill(2) of a shim this test's containerd started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for root in ["/run/containerd/rt", "/run/containerd/runc"] {
+            let root = Path::new(root).join(&self.ns);
+            for e in fs::read_dir(&root).into_iter().flatten().flatten() {
+                let _ = Command::new(rt_bin())
+                    .arg("--root")
+                    .arg(&root)
+                    .args(["delete", "--force"])
+                    .arg(e.file_name())
+                    .stdin(Stdio::null())
+                    .output();
+            }
         }
         for dir in [&self.state, &self.dir] {
             let mut ms = crate::mounts_under(dir);

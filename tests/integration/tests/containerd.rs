@@ -109,7 +109,8 @@ fn rt_shim_detached_exec_kill_delete_with_events_in_order() {
     let ps = c.ctr_ok(&["task", "ps", &a]);
     assert!(ps.lines().count() >= 2, "task ps: {ps}");
     // SIGTERM to a pid 1 without a handler is ignored (as with runc); SIGKILL is not.
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    // --all signals every process of the container.
+    c.ctr_ok(&["task", "kill", "--all", "-s", "KILL", &a]);
     c.wait_task_status(&a, "STOPPED");
     let out = c.ctr(&["task", "kill", "-s", "KILL", &a]);
     assert!(!out.status.success(), "kill of a stopped task succeeded");
@@ -365,5 +366,190 @@ fn rt_shim_survives_containerd_restart() {
     ev.wait_for(&a, "/tasks/exit");
     c.ctr_ok(&["task", "rm", &a]);
     c.ctr_ok(&["containers", "rm", &a]);
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn rt_shim_one_shim_per_pod() {
+    let c = setup();
+    let pod = id("pod");
+    let ann = format!("io.kubernetes.cri.sandbox-id={pod}");
+    let (a, b) = (id("poda"), id("podb"));
+    for x in [&a, &b] {
+        c.ctr_ok(&[
+            "run",
+            "-d",
+            "--runtime",
+            RT_RUNTIME,
+            "--annotation",
+            &ann,
+            IMAGE,
+            x,
+            "sleep",
+            "1000",
+        ]);
+    }
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1, "one shim for the pod: {shims:?}");
+    assert!(
+        c.shim_socket(&pod).exists(),
+        "the pod's shim listens on the sandbox id's socket"
+    );
+    let out = c.ctr_ok(&["task", "exec", "--exec-id", "e", &b, "echo", "b ok"]);
+    assert_eq!(out, "b ok\n");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    c.wait_task_status(&a, "STOPPED");
+    c.ctr_ok(&["task", "rm", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    // The shim serves b until b is gone too.
+    assert_eq!(c.shims(), shims);
+    assert_eq!(c.task_status(&b), "RUNNING");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &b]);
+    c.wait_task_status(&b, "STOPPED");
+    c.ctr_ok(&["task", "rm", &b]);
+    c.ctr_ok(&["containers", "rm", &b]);
+    c.assert_no_leftovers();
+    assert!(
+        !c.shim_socket(&pod).exists(),
+        "the pod's shim socket is left"
+    );
+}
+
+#[test]
+fn rt_shim_killed_shim_is_cleaned_up_by_delete_action() {
+    let c = setup();
+    let a = id("dead");
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        RT_RUNTIME,
+        IMAGE,
+        &a,
+        "sleep",
+        "1000",
+    ]);
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    // SAFETY: kill(2) of the shim this test's containerd started.
+    unsafe { libc::kill(shims[0].0, libc::SIGKILL) };
+    // containerd notices, runs `containerd-shim-rt-v2 delete` (rt delete --force, unmount the
+    // rootfs) and reports the task stopped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = c.task_status(&a);
+        if s.is_empty() || s == "STOPPED" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "task {a} still {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.ctr(&["task", "rm", "-f", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn rt_shim_exec_with_terminal() {
+    let c = setup();
+    let a = id("etty");
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        RT_RUNTIME,
+        IMAGE,
+        &a,
+        "sleep",
+        "1000",
+    ]);
+    let ctr = format!(
+        "ctr -a {} -n {} task exec -t --exec-id t {a} sh -c 'test -t 0 && echo exec-tty-ok; exit 6'",
+        c.sock.display(),
+        c.ns
+    );
+    let out = integration::output_with_timeout(
+        std::process::Command::new("script")
+            .args(["-qec", &ctr, "/dev/null"])
+            .stdin(Stdio::null()),
+        Duration::from_secs(120),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exec-tty-ok"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
+    c.wait_task_status(&a, "STOPPED");
+    c.ctr_ok(&["task", "rm", &a]);
+    c.ctr_ok(&["containers", "rm", &a]);
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn rt_shim_binary_and_file_logging() {
+    let c = setup();
+    let dir = c.dir.join("logs");
+    std::fs::create_dir_all(&dir).expect("mkdir logs");
+    // containerd's binary:// protocol: stdout on fd 3, stderr on fd 4, ready when fd 5 closes.
+    let logger = dir.join("logger.sh");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\nexec 5>&-\necho \"$CONTAINER_ID $CONTAINER_NAMESPACE\" > \"$2.env\"\n\
+         cat <&3 > \"$2.out\" &\ncat <&4 > \"$2.err\" &\nwait\n",
+    )
+    .expect("write logger");
+    std::fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod logger");
+    let base = dir.join("b");
+    let uri = format!("binary://{}?out={}", logger.display(), base.display());
+    let a = id("blog");
+    let sh = "echo to-out; echo to-err >&2";
+    c.ctr_ok(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RT_RUNTIME,
+        "--log-uri",
+        &uri,
+        IMAGE,
+        &a,
+        "sh",
+        "-c",
+        sh,
+    ]);
+    let read = |ext: &str| {
+        std::fs::read_to_string(format!("{}.{ext}", base.display())).unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (read("out").is_empty() || read("err").is_empty()) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read("out"), "to-out\n");
+    assert_eq!(read("err"), "to-err\n");
+    assert_eq!(read("env"), format!("{a} {}\n", c.ns));
+
+    let f = dir.join("file.log");
+    let b = id("flog");
+    let uri = format!("file://{}", f.display());
+    c.ctr_ok(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RT_RUNTIME,
+        "--log-uri",
+        &uri,
+        IMAGE,
+        &b,
+        "sh",
+        "-c",
+        sh,
+    ]);
+    let text = std::fs::read_to_string(&f).unwrap_or_default();
+    assert!(
+        text.contains("to-out\n") && text.contains("to-err\n"),
+        "{text:?}"
+    );
     c.assert_no_leftovers();
 }
