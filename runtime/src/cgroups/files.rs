@@ -26,6 +26,19 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<
     write_raw(dir, file, value).map_err(|e| werr(dir, file, value, field, &e))
 }
 
+/// Write a per-device weight ("maj:min w"); the kernel takes it only with the BFQ I/O
+/// scheduler on that device (EOPNOTSUPP otherwise), which the error then says.
+pub(crate) fn write_device_weight(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    write_raw(dir, file, value).map_err(|e| {
+        let err = werr(dir, file, value, field, &e);
+        if e.raw_os_error() == Some(libc::EOPNOTSUPP) || e.kind() == ErrorKind::NotFound {
+            anyhow::anyhow!("{err} (per-device weights need the BFQ I/O scheduler on that device)")
+        } else {
+            err
+        }
+    })
+}
+
 /// Write; a missing file is not an error (returns false).
 pub(crate) fn write_if_exists(dir: &Path, file: &str, value: &str, field: &str) -> Result<bool> {
     match write_raw(dir, file, value) {

@@ -553,7 +553,7 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<()> {
     for (i, d) in wd.iter().enumerate() {
         if let Some(w) = d.weight().filter(|w| *w != 0) {
             let v = format!("{}:{} {w}", d.major(), d.minor());
-            write(&dir, wdfile, &v, &format!("{F}.weightDevice[{i}].weight"))?;
+            files::write_device_weight(&dir, wdfile, &v, &format!("{F}.weightDevice[{i}].weight"))?;
         }
         if let Some(w) = d.leaf_weight().filter(|w| *w != 0) {
             let v = format!("{}:{} {w}", d.major(), d.minor());

@@ -332,7 +332,7 @@ fn io(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
     {
         if let Some(w) = d.weight().filter(|w| *w != 0) {
             let v = format!("{}:{} {w}", d.major(), d.minor());
-            write(
+            files::write_device_weight(
                 dir,
                 "io.bfq.weight",
                 &v,
