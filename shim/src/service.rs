@@ -671,6 +671,8 @@ impl containerd_shim::Task for Service {
                 .execs
                 .remove(&req.exec_id)
                 .ok_or_else(|| not_found(&req.exec_id))?;
+            // A Wait on an exec deleted before it started ends (NotFound), never hangs.
+            self.inner.exited.notify_all();
             return Ok(api::DeleteResponse {
                 pid: p.pid,
                 exit_status: p.exit_status,
@@ -943,9 +945,9 @@ impl containerd_shim::Task for Service {
         })
     }
 
-    fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+    fn shutdown(&self, _ctx: &TtrpcContext, req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
         log::debug!("shutdown request");
-        if self.inner.lock().is_empty() {
+        if req.now || self.inner.lock().is_empty() {
             self.inner.exit.signal();
         }
         Ok(api::Empty::new())
