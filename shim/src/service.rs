@@ -671,6 +671,8 @@ impl containerd_shim::Task for Service {
                 .execs
                 .remove(&req.exec_id)
                 .ok_or_else(|| not_found(&req.exec_id))?;
+            // A Wait on an exec deleted before it started ends (NotFound), never hangs.
+            self.inner.exited.notify_all();
             return Ok(api::DeleteResponse {
                 pid: p.pid,
                 exit_status: p.exit_status,
@@ -943,11 +945,64 @@ impl containerd_shim::Task for Service {
         })
     }
 
-    fn shutdown(&self, _ctx: &TtrpcContext, _req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
+    fn shutdown(&self, _ctx: &TtrpcContext, req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
         log::debug!("shutdown request");
-        if self.inner.lock().is_empty() {
+        if req.now || self.inner.lock().is_empty() {
             self.inner.exit.signal();
         }
         Ok(api::Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn any(opts: &api::Options) -> MessageField<Any> {
+        MessageField::some(Any {
+            type_url: "containerd.runc.v1.Options".into(),
+            value: opts.write_to_bytes().unwrap_or_default(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn systemd_cgroup_option_is_refused_by_name() {
+        let opts = api::Options {
+            systemd_cgroup: true,
+            ..Default::default()
+        };
+        let e = runtime_options(&any(&opts)).err().map(|e| format!("{e:?}"));
+        assert!(e.is_some_and(|e| e.contains("SystemdCgroup")));
+    }
+
+    #[test]
+    fn binary_name_and_root_options_are_read() {
+        let opts = api::Options {
+            binary_name: "/opt/rt".into(),
+            root: "/run/x".into(),
+            ..Default::default()
+        };
+        let o = runtime_options(&any(&opts)).ok();
+        assert_eq!(o.as_ref().map(|o| o.binary_name.as_str()), Some("/opt/rt"));
+        let rt = Rt::new("/opt/rt", "/run/x", "ns").ok();
+        assert_eq!(rt.map(|r| r.root), Some(PathBuf::from("/run/x/ns")));
+    }
+
+    #[test]
+    fn other_option_types_and_no_options_mean_defaults() {
+        let other = MessageField::some(Any {
+            type_url: "runtimeoptions.v1.Options".into(),
+            value: vec![10, 3, 97, 98, 99],
+            ..Default::default()
+        });
+        assert!(runtime_options(&other).is_ok_and(|o| o.binary_name.is_empty()));
+        assert!(runtime_options(&MessageField::none()).is_ok());
+    }
+
+    #[test]
+    fn missing_binary_name_is_an_error_naming_it() {
+        let e = Rt::new("no-such-rt-binary-xyz", "", "ns").err();
+        assert!(e.is_some_and(|e| e.contains("BinaryName")));
     }
 }

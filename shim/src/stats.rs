@@ -67,3 +67,25 @@ pub fn metrics(data: &Value) -> Metrics {
     .into();
     m
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runc_stats_json_becomes_v1_metrics() {
+        let data = serde_json::json!({
+            "pids": {"current": 3, "limit": 100},
+            "cpu": {"usage": {"total": 5000, "kernel": 1000, "user": 4000, "percpu": [2000, 3000]}},
+            "memory": {"cache": 7, "usage": {"usage": 4096, "limit": 8192, "max": 5000, "failcnt": 1},
+                       "stats": {"rss": 11}},
+        });
+        let m = super::metrics(&data);
+        assert_eq!(m.pids.current, 3);
+        assert_eq!(m.pids.limit, 100);
+        assert_eq!(m.cpu.usage.total, 5000);
+        assert_eq!(m.cpu.usage.per_cpu, vec![2000, 3000]);
+        assert_eq!(m.memory.usage.limit, 8192);
+        assert_eq!(m.memory.usage.failcnt, 1);
+        assert_eq!(m.memory.rss, 11);
+        assert_eq!(m.memory.cache, 7);
+    }
+}
