@@ -235,7 +235,10 @@ network_config_dir = "{d}/net"
     fn cmd(&self) -> Command {
         let d = &self.dir;
         let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+        // conmon writes an `oom` file into its working directory when the container
+        // is OOM-killed: keep it in our dir, not the source tree.
+        c.current_dir(d)
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
             .arg("--root")
             .arg(d.join("root"))
