@@ -21,12 +21,12 @@
 //! matching the daemon), never another docker CLI on PATH.
 //!
 //! docker.io is installed by hack/docker-setup.sh when missing; if that fails the test fails.
-use integration::{rt_bin, unique_id, workspace};
+use integration::client::{self, read_lossy, Out};
+use integration::{rt_bin, unique_id};
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,118 +40,18 @@ const SETTLE: Duration = Duration::from_secs(20);
 
 /// Installs docker.io once per test process (hack/docker-setup.sh), loudly.
 fn ensure_docker() {
-    if [DOCKER, DOCKERD, "/usr/bin/containerd", "/usr/bin/script"]
+    let present = [DOCKER, DOCKERD, "/usr/bin/containerd", "/usr/bin/script"]
         .iter()
-        .all(|p| Path::new(p).is_file())
-    {
-        return;
-    }
-    let script = workspace().join("hack/docker-setup.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{}{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .all(|p| Path::new(p).is_file());
+    client::install_unless(present, "docker-setup.sh");
 }
 
-struct Out {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    desc: String,
-}
-
-impl Out {
-    fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
-    }
-    fn ok(self) -> Out {
-        assert!(
-            self.status.success(),
-            "{} failed ({}):\nstdout: {}\nstderr: {}",
-            self.desc,
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-fn read_lossy(p: &Path) -> String {
-    let mut v = Vec::new();
-    if let Ok(mut f) = fs::File::open(p) {
-        let _ = f.read_to_end(&mut v);
-    }
-    String::from_utf8_lossy(&v).into_owned()
-}
-
-/// Runs `cmd` with stdio in files (a container left running must not hold a pipe we
-/// wait on), stdin from `stdin` or /dev/null, failing the test past CMD_TIMEOUT.
 fn run_cmd(cmd: &mut Command, scratch: &Path, stdin: Option<&Path>) -> Out {
-    let desc = format!("{cmd:?}");
-    let n = unique_id("out");
-    let (po, pe) = (
-        scratch.join(format!("{n}.o")),
-        scratch.join(format!("{n}.e")),
-    );
-    let fo = fs::File::create(&po).expect("stdout file");
-    let fe = fs::File::create(&pe).expect("stderr file");
-    let input = match stdin {
-        Some(p) => Stdio::from(fs::File::open(p).expect("stdin file")),
-        None => Stdio::null(),
-    };
-    let mut child = cmd
-        .stdin(input)
-        .stdout(fo)
-        .stderr(fe)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > CMD_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{desc} still running after {CMD_TIMEOUT:?}; stderr so far:\n{}",
-                read_lossy(&pe)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = Out {
-        status,
-        stdout: read_lossy(&po),
-        stderr: read_lossy(&pe),
-        desc,
-    };
-    let _ = fs::remove_file(&po);
-    let _ = fs::remove_file(&pe);
-    out
+    client::run_cmd(cmd, scratch, stdin, CMD_TIMEOUT)
 }
 
-/// Polls `cond` until it holds or SETTLE passes; returns whether it held.
-fn settle(mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if cond() {
-            return true;
-        }
-        if start.elapsed() > SETTLE {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn settle(cond: impl FnMut() -> bool) -> bool {
+    client::settle(SETTLE, cond)
 }
 
 /// Every cgroup hierarchy root (v1 controllers, name=systemd, the hybrid cgroup2 one).

@@ -7,7 +7,7 @@
 //!
 //! containerd is installed by hack/containerd-setup.sh when missing; if that fails the test
 //! fails.
-use crate::{check_fresh, rt_bin, target_bin, unique_id, workspace};
+use crate::{check_fresh, rt_bin, target_bin, unique_id};
 use std::fs;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -38,22 +38,7 @@ pub fn ensure_containerd() {
         let found = ["containerd", "ctr", "containerd-shim-runc-v2"]
             .iter()
             .all(|c| which(c).is_some());
-        if found {
-            return;
-        }
-        let script = workspace().join("hack/containerd-setup.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed ({}):\n{}{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::client::install_unless(found, "containerd-setup.sh");
     });
 }
 

@@ -934,4 +934,5 @@ pub fn os(p: &Path) -> &OsStr {
 }
 
 /// A private containerd for the containerd client tests (tests/containerd.rs).
+pub mod client;
 pub mod containerd;
