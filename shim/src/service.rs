@@ -781,7 +781,15 @@ impl containerd_shim::Task for Service {
                 args.push("--all");
             }
             args.extend([req.id.as_str(), sig.as_str()]);
-            c.rt.run(&args).map_err(internal)?;
+            c.rt.run(&args).map_err(|e| {
+                // containerd (the CRI plugin's Delete with WithProcessKill, after an exit)
+                // kills --all a stopped task and expects NotFound, as runc's shim answers.
+                if p.status == Status::STOPPED || e.contains("is not running") {
+                    err(Code::NOT_FOUND, format!("process already finished: {e}"))
+                } else {
+                    internal(e)
+                }
+            })?;
         } else {
             let sig = nix::sys::signal::Signal::try_from(req.signal as i32).map_err(|e| {
                 err(
@@ -789,8 +797,15 @@ impl containerd_shim::Task for Service {
                     format!("signal {}: {e}", req.signal),
                 )
             })?;
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), sig)
-                .map_err(|e| internal(format!("kill {}: {e}", p.pid)))?;
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), sig).map_err(|e| {
+                match e {
+                    nix::errno::Errno::ESRCH => err(
+                        Code::NOT_FOUND,
+                        format!("process already finished: kill {}: {e}", p.pid),
+                    ),
+                    _ => internal(format!("kill {}: {e}", p.pid)),
+                }
+            })?;
         }
         Ok(api::Empty::new())
     }
