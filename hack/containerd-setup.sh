@@ -9,5 +9,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 
 ensure_pkgs containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd \
-    /bin/busybox:busybox-static script:bsdutils
+    /bin/busybox:busybox-static script:bsdutils protoc:protobuf-compiler \
+    /usr/lib/cni/loopback:containernetworking-plugins
 containerd --version
