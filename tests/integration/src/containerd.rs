@@ -240,7 +240,8 @@ impl Containerd {
     }
 
     /// With the CRI plugin on, in its namespace `k8s.io`: runtime `rt`
-    /// (`io.containerd.rt.v2`, rt state under `<state>/rt`) as the default, the sandbox
+    /// (`io.containerd.rt.v2`; its options file sets BinaryName and Root: rt state under
+    /// `<state>/rt`) as the default, the sandbox
     /// image [`PAUSE_IMAGE`], the test's own CNI config ([`Containerd::cni_conf_dir`]), the
     /// pods' network namespaces mounted under the state directory. See
     /// docs/clients/kubernetes.md.
@@ -272,7 +273,15 @@ impl Containerd {
             fs::create_dir_all(&cni).expect("mkdir cni conf dir");
             fs::write(cni.join("10-rt-test.conflist"), cni_conflist(&name))
                 .expect("write CNI config");
-            config.push_str(&cri_config(&cni));
+            // The runtime's options, in the file the CRI plugin's ConfigPath names.
+            let opts = dir.join("rt-options.toml");
+            let rt_opts = format!(
+                "BinaryName = {:?}\nRoot = {:?}\nSystemdCgroup = false\n",
+                rt_bin(),
+                state.join("rt")
+            );
+            fs::write(&opts, rt_opts).expect("write rt-options.toml");
+            config.push_str(&cri_config(&cni, &opts));
         } else {
             config.insert_str(0, "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n");
         }
@@ -304,7 +313,7 @@ impl Containerd {
     /// for a CRI containerd the `Root` its runtime options give.
     pub fn rt_roots(&self) -> Vec<PathBuf> {
         if self.cri {
-            return vec![Path::new("/run/containerd/rt").join(&self.ns)];
+            return vec![self.state.join("rt").join(&self.ns)];
         }
         ["/run/containerd/rt", "/run/containerd/runc"]
             .iter()
@@ -625,7 +634,7 @@ fn cni_conflist(name: &str) -> String {
 
 /// containerd's `[plugins."io.containerd.grpc.v1.cri"]` section for a test: see
 /// docs/clients/kubernetes.md.
-fn cri_config(cni_conf_dir: &Path) -> String {
+fn cri_config(cni_conf_dir: &Path, options: &Path) -> String {
     format!(
         r#"[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
@@ -640,7 +649,7 @@ fn cri_config(cni_conf_dir: &Path) -> String {
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt]
       runtime_type = "io.containerd.rt.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt.options]
-        SystemdCgroup = false
+        ConfigPath = {options:?}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = {cni_conf_dir:?}
