@@ -281,6 +281,9 @@ impl Containerd {
                 state.join("rt")
             );
             fs::write(&opts, rt_opts).expect("write rt-options.toml");
+            // A second handler, "rt-badopts", whose options file has a key rt does not know.
+            fs::write(dir.join("rt-bad-options.toml"), "Bogus = true\n")
+                .expect("write rt-bad-options.toml");
             config.push_str(&cri_config(&cni, &opts));
         } else {
             config.insert_str(0, "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n");
@@ -635,6 +638,7 @@ fn cni_conflist(name: &str) -> String {
 /// containerd's `[plugins."io.containerd.grpc.v1.cri"]` section for a test: see
 /// docs/clients/kubernetes.md.
 fn cri_config(cni_conf_dir: &Path, options: &Path) -> String {
+    let bad = options.with_file_name("rt-bad-options.toml");
     format!(
         r#"[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
@@ -650,6 +654,10 @@ fn cri_config(cni_conf_dir: &Path, options: &Path) -> String {
       runtime_type = "io.containerd.rt.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt.options]
         ConfigPath = {options:?}
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt-badopts]
+      runtime_type = "io.containerd.rt.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt-badopts.options]
+        ConfigPath = {bad:?}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = {cni_conf_dir:?}

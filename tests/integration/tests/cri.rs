@@ -57,12 +57,22 @@ impl Cri {
     where
         F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        match self.try_call(what, f) {
+            Ok(resp) => resp,
+            Err(status) => panic!("CRI {what} failed: {status:?}"),
+        }
+    }
+
+    /// Runs one call with a deadline; panics only if there is no answer.
+    fn try_call<T, F>(&self, what: &str, f: F) -> Result<T, tonic::Status>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
         let r = self
             .rt
             .block_on(async { tokio::time::timeout(Duration::from_secs(120), f).await });
         match r {
-            Ok(Ok(resp)) => resp.into_inner(),
-            Ok(Err(status)) => panic!("CRI {what} failed: {status:?}"),
+            Ok(r) => r.map(tonic::Response::into_inner),
             Err(_) => panic!("CRI {what}: no answer in 120 s"),
         }
     }
@@ -240,6 +250,23 @@ fn cri_pod_with_two_containers_sharing_network_and_ipc() {
         }),
         ..Default::default()
     };
+    // A runtime handler whose options file has an unknown key: the sandbox is refused with
+    // an error naming the key, and nothing is left of it (checked at the end).
+    let bad = cri.try_call(
+        "RunPodSandbox",
+        rs.run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(sandbox_config.clone()),
+            runtime_handler: "rt-badopts".into(),
+        }),
+    );
+    match bad {
+        Ok(r) => panic!("RunPodSandbox with bad runtime options succeeded: {r:?}"),
+        Err(s) => assert!(
+            s.message().contains("ConfigPath") && s.message().contains("Bogus"),
+            "{s:?}"
+        ),
+    }
+
     let pod = cri
         .call(
             "RunPodSandbox",
