@@ -12,5 +12,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 ensure_pkgs containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd \
     /bin/busybox:busybox-static script:bsdutils protoc:protobuf-compiler \
-    /usr/lib/cni/loopback:containernetworking-plugins
+    /usr/lib/cni/static:containernetworking-plugins
 containerd --version

@@ -37,7 +37,8 @@ pub fn ensure_containerd() {
     DONE.get_or_init(|| {
         let found = ["containerd", "ctr", "containerd-shim-runc-v2"]
             .iter()
-            .all(|c| which(c).is_some());
+            .all(|c| which(c).is_some())
+            && Path::new("/usr/lib/cni/static").is_file();
         if found {
             return;
         }
