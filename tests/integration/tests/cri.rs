@@ -149,8 +149,15 @@ impl CgroupParent {
 }
 
 impl Drop for CgroupParent {
+    /// Dropped after containerd (declared before it), so after a failed test whose
+    /// containers containerd's cleanup deleted; the children first, then the parent.
     fn drop(&mut self) {
         for d in self.dirs() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
             let _ = fs::remove_dir(d);
         }
     }
@@ -190,6 +197,10 @@ fn cri_log(path: &Path, stream: &str) -> Vec<String> {
 
 #[test]
 fn cri_pod_with_two_containers_sharing_network_and_ipc() {
+    let tag = unique_id("cri").replace('-', "");
+    let cg = CgroupParent {
+        name: format!("rt-test-{tag}"),
+    };
     let ctd = Containerd::start_cri();
     ctd.import_cri_images();
     let cri = Cri::connect(&ctd.sock);
@@ -218,10 +229,6 @@ fn cri_pod_with_two_containers_sharing_network_and_ipc() {
         assert!(st.image.is_some(), "image {image} not known to CRI: {st:?}");
     }
 
-    let tag = unique_id("cri").replace('-', "");
-    let cg = CgroupParent {
-        name: format!("rt-test-{tag}"),
-    };
     let logs = ctd.dir.join("pod-logs");
     fs::create_dir_all(&logs).expect("mkdir pod log dir");
     let hostname = format!("pod-{tag}");
