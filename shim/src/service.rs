@@ -351,8 +351,8 @@ fn config_path_options(value: &[u8]) -> Result<api::Options, String> {
     }
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| format!("options.ConfigPath {config_path}: {e}"))?;
-    let f: FileOptions =
-        toml::from_str(&text).map_err(|e| format!("options.ConfigPath {config_path}: {e}"))?;
+    let f: FileOptions = basic_toml::from_str(&text)
+        .map_err(|e| format!("options.ConfigPath {config_path}: {e}"))?;
     Ok(api::Options {
         binary_name: f.binary_name,
         root: f.root,
