@@ -355,6 +355,10 @@ fn cri_pod_with_two_containers_sharing_network_and_ipc() {
         ids.push(id);
     }
     let (server, client) = (ids[0].clone(), ids[1].clone());
+    // One shim (rt's) serves the sandbox and both containers.
+    let shims = ctd.shims();
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    assert!(shims[0].1.contains("containerd-shim-rt-v2"), "{shims:?}");
     for id in [&server, &client] {
         assert_eq!(
             cri.container_state(id),
