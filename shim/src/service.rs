@@ -287,21 +287,27 @@ fn unmount_rootfs(bundle: &Path) {
     let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
 }
 
-/// Runtime options (containerd's runc options type, which the CRI plugin and ctr send).
+/// Runtime options: containerd's runc options type (ctr, and the CRI plugin for runc's
+/// runtime types) or the CRI plugin's `runtimeoptions.v1.Options` (a `ConfigPath`).
 fn runtime_options(any: &MessageField<Any>) -> TtrpcResult<api::Options> {
     let Some(any) = any.as_ref() else {
         return Ok(api::Options::default());
     };
-    // Other option types (ctr's --runtime-config-path) carry nothing rt uses.
-    if any.value.is_empty() || !any.type_url.ends_with("containerd.runc.v1.Options") {
-        return Ok(api::Options::default());
-    }
-    let opts = api::Options::parse_from_bytes(&any.value).map_err(|e| {
-        err(
-            Code::INVALID_ARGUMENT,
-            format!("options ({}): {e}", any.type_url),
-        )
-    })?;
+    let opts = if any.value.is_empty() {
+        api::Options::default()
+    } else if any.type_url.ends_with("containerd.runc.v1.Options") {
+        api::Options::parse_from_bytes(&any.value).map_err(|e| {
+            err(
+                Code::INVALID_ARGUMENT,
+                format!("options ({}): {e}", any.type_url),
+            )
+        })?
+    } else if any.type_url.ends_with("runtimeoptions.v1.Options") {
+        config_path_options(&any.value).map_err(|e| err(Code::INVALID_ARGUMENT, e))?
+    } else {
+        // Other option types carry nothing rt uses.
+        api::Options::default()
+    };
     if opts.systemd_cgroup {
         return Err(err(
             Code::INVALID_ARGUMENT,
@@ -309,6 +315,50 @@ fn runtime_options(any: &MessageField<Any>) -> TtrpcResult<api::Options> {
         ));
     }
     Ok(opts)
+}
+
+/// The options in the file named by containerd's `runtimeoptions.v1.Options` (`TypeUrl` = 1,
+/// `ConfigPath` = 2): what containerd 1.6's CRI plugin sends for a runtime type other than
+/// runc's, from `[...runtimes.NAME.options] ConfigPath = "..."`. The file is TOML with runc's
+/// option names; an unknown key is an error.
+fn config_path_options(value: &[u8]) -> Result<api::Options, String> {
+    use containerd_shim::protos::protobuf::rt::WireType;
+    use containerd_shim::protos::protobuf::CodedInputStream;
+    let bad = |e: &dyn std::fmt::Display| format!("options (runtimeoptions.v1.Options): {e}");
+    let mut input = CodedInputStream::from_bytes(value);
+    let mut config_path = String::new();
+    while let Some(tag) = input.read_raw_tag_or_eof().map_err(|e| bad(&e))? {
+        if tag == (2 << 3) | 2 {
+            config_path = input.read_string().map_err(|e| bad(&e))?;
+        } else {
+            let wt =
+                WireType::new(tag & 7).ok_or_else(|| bad(&format!("wire type of tag {tag}")))?;
+            input.skip_field(wt).map_err(|e| bad(&e))?;
+        }
+    }
+    if config_path.is_empty() {
+        return Ok(api::Options::default());
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FileOptions {
+        #[serde(rename = "BinaryName", default)]
+        binary_name: String,
+        #[serde(rename = "Root", default)]
+        root: String,
+        #[serde(rename = "SystemdCgroup", default)]
+        systemd_cgroup: bool,
+    }
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| format!("options.ConfigPath {config_path}: {e}"))?;
+    let f: FileOptions = basic_toml::from_str(&text)
+        .map_err(|e| format!("options.ConfigPath {config_path}: {e}"))?;
+    Ok(api::Options {
+        binary_name: f.binary_name,
+        root: f.root,
+        systemd_cgroup: f.systemd_cgroup,
+        ..Default::default()
+    })
 }
 
 fn read_pid(path: &Path) -> TtrpcResult<u32> {
@@ -783,7 +833,15 @@ impl containerd_shim::Task for Service {
                 args.push("--all");
             }
             args.extend([req.id.as_str(), sig.as_str()]);
-            c.rt.run(&args).map_err(internal)?;
+            c.rt.run(&args).map_err(|e| {
+                // containerd (the CRI plugin's Delete with WithProcessKill, after an exit)
+                // kills --all a stopped task and expects NotFound, as runc's shim answers.
+                if p.status == Status::STOPPED || e.contains("is not running") {
+                    err(Code::NOT_FOUND, format!("process already finished: {e}"))
+                } else {
+                    internal(e)
+                }
+            })?;
         } else {
             let sig = nix::sys::signal::Signal::try_from(req.signal as i32).map_err(|e| {
                 err(
@@ -791,8 +849,15 @@ impl containerd_shim::Task for Service {
                     format!("signal {}: {e}", req.signal),
                 )
             })?;
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), sig)
-                .map_err(|e| internal(format!("kill {}: {e}", p.pid)))?;
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), sig).map_err(|e| {
+                match e {
+                    nix::errno::Errno::ESRCH => err(
+                        Code::NOT_FOUND,
+                        format!("process already finished: kill {}: {e}", p.pid),
+                    ),
+                    _ => internal(format!("kill {}: {e}", p.pid)),
+                }
+            })?;
         }
         Ok(api::Empty::new())
     }

@@ -37,7 +37,8 @@ pub fn ensure_containerd() {
     DONE.get_or_init(|| {
         let found = ["containerd", "ctr", "containerd-shim-runc-v2"]
             .iter()
-            .all(|c| which(c).is_some());
+            .all(|c| which(c).is_some())
+            && Path::new("/usr/lib/cni/static").is_file();
         crate::client::install_unless(found, "containerd-setup.sh");
     });
 }
@@ -87,93 +88,120 @@ fn run_ok(cmd: &mut Command) {
 pub fn busybox_archive() -> PathBuf {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
     ARCHIVE
+        .get_or_init(|| oci_archive("busybox", &[(IMAGE, serde_json::json!(["sh"]))]))
+        .clone()
+}
+
+/// The CRI plugin's sandbox ("pause") image: busybox sleeping forever. Imported with
+/// [`busybox_archive`]'s image by [`Containerd::import_cri_images`].
+pub const PAUSE_IMAGE: &str = "docker.io/rt-test/pause:latest";
+
+/// One archive holding [`IMAGE`] and [`PAUSE_IMAGE`] (same layer, different Cmd).
+pub fn cri_archive() -> PathBuf {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE
         .get_or_init(|| {
-            let dir = std::env::temp_dir()
-                .join("rt-test-bundles")
-                .join(format!("oci-busybox-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            let rootfs = dir.join("rootfs");
-            let layout = dir.join("layout");
-            fs::create_dir_all(rootfs.join("bin")).expect("mkdir rootfs");
-            fs::create_dir_all(layout.join("blobs/sha256")).expect("mkdir layout");
-            for d in ["proc", "sys", "dev", "tmp", "etc", "root"] {
-                fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs dirs");
-            }
-            let bb = Path::new("/bin/busybox");
-            assert!(
-                bb.is_file(),
-                "/bin/busybox missing (apt-get install busybox-static)"
-            );
-            fs::copy(bb, rootfs.join("bin/busybox")).expect("copy busybox");
-            let list = Command::new(bb)
-                .arg("--list")
-                .output()
-                .expect("busybox --list");
-            for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-                let link = rootfs.join("bin").join(applet);
-                if !link.exists() {
-                    let _ = std::os::unix::fs::symlink("busybox", link);
-                }
-            }
-            fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
-                .expect("passwd");
-            fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
-            let layer = dir.join("layer.tar");
-            run_ok(
-                Command::new("tar")
-                    .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner"])
-                    .args(["--mtime=@0", "-C"])
-                    .arg(&rootfs)
-                    .arg("-cf")
-                    .arg(&layer)
-                    .arg("."),
-            );
-            let (ldigest, lsize) = add_blob(&layout, &layer);
-            let config = serde_json::json!({
-                "architecture": "amd64", "os": "linux",
-                "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-                "rootfs": {"type": "layers", "diff_ids": [ldigest]},
-            });
-            let cfg = dir.join("config.json");
-            fs::write(&cfg, config.to_string()).expect("write config");
-            let (cdigest, csize) = add_blob(&layout, &cfg);
-            let manifest = serde_json::json!({
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "digest": cdigest, "size": csize},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                            "digest": ldigest, "size": lsize}],
-            });
-            let man = dir.join("manifest.json");
-            fs::write(&man, manifest.to_string()).expect("write manifest");
-            let (mdigest, msize) = add_blob(&layout, &man);
-            let index = serde_json::json!({
-                "schemaVersion": 2,
-                "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                               "digest": mdigest, "size": msize,
-                               "annotations": {"io.containerd.image.name": IMAGE,
-                                               "org.opencontainers.image.ref.name": "latest"}}],
-            });
-            fs::write(layout.join("index.json"), index.to_string()).expect("index.json");
-            fs::write(
-                layout.join("oci-layout"),
-                r#"{"imageLayoutVersion":"1.0.0"}"#,
+            oci_archive(
+                "cri",
+                &[
+                    (IMAGE, serde_json::json!(["sh"])),
+                    (
+                        PAUSE_IMAGE,
+                        serde_json::json!(["/bin/busybox", "sleep", "2147483647"]),
+                    ),
+                ],
             )
-            .expect("oci-layout");
-            let archive = dir.join("busybox-oci.tar");
-            run_ok(
-                Command::new("tar")
-                    .arg("-C")
-                    .arg(&layout)
-                    .arg("-cf")
-                    .arg(&archive)
-                    .arg("."),
-            );
-            let _ = fs::remove_dir_all(&rootfs);
-            archive
         })
         .clone()
+}
+
+/// An OCI image layout tar: one busybox-static layer shared by `images` (name, Cmd).
+fn oci_archive(tag: &str, images: &[(&str, serde_json::Value)]) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join("rt-test-bundles")
+        .join(format!("oci-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let rootfs = dir.join("rootfs");
+    let layout = dir.join("layout");
+    fs::create_dir_all(rootfs.join("bin")).expect("mkdir rootfs");
+    fs::create_dir_all(layout.join("blobs/sha256")).expect("mkdir layout");
+    for d in ["proc", "sys", "dev", "tmp", "etc", "root"] {
+        fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs dirs");
+    }
+    let bb = Path::new("/bin/busybox");
+    assert!(
+        bb.is_file(),
+        "/bin/busybox missing (apt-get install busybox-static)"
+    );
+    fs::copy(bb, rootfs.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        let link = rootfs.join("bin").join(applet);
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink("busybox", link);
+        }
+    }
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
+    let layer = dir.join("layer.tar");
+    run_ok(
+        Command::new("tar")
+            .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner"])
+            .args(["--mtime=@0", "-C"])
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&layer)
+            .arg("."),
+    );
+    let (ldigest, lsize) = add_blob(&layout, &layer);
+    let mut manifests = Vec::new();
+    for (i, (name, cmd)) in images.iter().enumerate() {
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": cmd},
+            "rootfs": {"type": "layers", "diff_ids": [ldigest]},
+        });
+        let cfg = dir.join(format!("config{i}.json"));
+        fs::write(&cfg, config.to_string()).expect("write config");
+        let (cdigest, csize) = add_blob(&layout, &cfg);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": cdigest, "size": csize},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": ldigest, "size": lsize}],
+        });
+        let man = dir.join(format!("manifest{i}.json"));
+        fs::write(&man, manifest.to_string()).expect("write manifest");
+        let (mdigest, msize) = add_blob(&layout, &man);
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": mdigest, "size": msize,
+            "annotations": {"io.containerd.image.name": name,
+                            "org.opencontainers.image.ref.name": "latest"}}));
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
+    fs::write(layout.join("index.json"), index.to_string()).expect("index.json");
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let archive = dir.join(format!("{tag}-oci.tar"));
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .arg("-cf")
+            .arg(&archive)
+            .arg("."),
+    );
+    let _ = fs::remove_dir_all(&rootfs);
+    archive
 }
 
 /// A private containerd; stopped (by pid) and its directories removed on drop.
@@ -185,6 +213,8 @@ pub struct Containerd {
     pub sock: PathBuf,
     /// The namespace the tests use (unique: cgroups are /<ns>/<id>).
     pub ns: String,
+    /// The CRI plugin is on ([`Containerd::start_cri`]).
+    pub cri: bool,
     child: Option<Child>,
     /// Container ids given to `ctr run`, for the shim socket check.
     ids: std::sync::Mutex<Vec<String>>,
@@ -192,6 +222,20 @@ pub struct Containerd {
 
 impl Containerd {
     pub fn start() -> Containerd {
+        Containerd::start_with(false)
+    }
+
+    /// With the CRI plugin on, in its namespace `k8s.io`: runtime `rt`
+    /// (`io.containerd.rt.v2`; its options file sets BinaryName and Root: rt state under
+    /// `<state>/rt`) as the default, the sandbox
+    /// image [`PAUSE_IMAGE`], the test's own CNI config ([`Containerd::cni_conf_dir`]), the
+    /// pods' network namespaces mounted under the state directory. See
+    /// docs/clients/kubernetes.md.
+    pub fn start_cri() -> Containerd {
+        Containerd::start_with(true)
+    }
+
+    fn start_with(cri: bool) -> Containerd {
         ensure_containerd();
         let _ = rt_bin();
         let _ = shim_bin();
@@ -201,9 +245,8 @@ impl Containerd {
         fs::create_dir_all(&dir).expect("mkdir containerd dir");
         fs::create_dir_all(&state).expect("mkdir containerd state");
         let sock = state.join("c.sock");
-        let config = format!(
+        let mut config = format!(
             "version = 2\nroot = {:?}\nstate = {:?}\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
              [grpc]\n  address = {:?}\n[ttrpc]\n  address = \"{}.ttrpc\"\n\
              [debug]\n  level = \"debug\"\n",
             dir.join("root"),
@@ -211,17 +254,73 @@ impl Containerd {
             sock,
             sock.display()
         );
+        if cri {
+            let cni = dir.join("cni");
+            fs::create_dir_all(&cni).expect("mkdir cni conf dir");
+            fs::write(cni.join("10-rt-test.conflist"), cni_conflist(&name))
+                .expect("write CNI config");
+            // The runtime's options, in the file the CRI plugin's ConfigPath names.
+            let opts = dir.join("rt-options.toml");
+            let rt_opts = format!(
+                "BinaryName = {:?}\nRoot = {:?}\nSystemdCgroup = false\n",
+                rt_bin(),
+                state.join("rt")
+            );
+            fs::write(&opts, rt_opts).expect("write rt-options.toml");
+            // A second handler, "rt-badopts", whose options file has a key rt does not know.
+            fs::write(dir.join("rt-bad-options.toml"), "Bogus = true\n")
+                .expect("write rt-bad-options.toml");
+            config.push_str(&cri_config(&cni, &opts));
+        } else {
+            config.insert_str(0, "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n");
+        }
         fs::write(dir.join("config.toml"), config).expect("write config.toml");
         let mut c = Containerd {
             dir,
             state,
             sock,
-            ns: name.replace('-', ""),
+            ns: if cri {
+                "k8s.io".to_owned()
+            } else {
+                name.replace('-', "")
+            },
+            cri,
             child: None,
             ids: Default::default(),
         };
         c.spawn();
         c
+    }
+
+    /// The CNI network name of a CRI containerd (CNI caches results as
+    /// `/var/lib/cni/results/<network>-<sandbox id>-eth0`).
+    pub fn cni_network(&self) -> String {
+        cni_network_name(&self.dir)
+    }
+
+    /// Where rt keeps its state for this containerd's namespace: rt's shim's default root, or
+    /// for a CRI containerd the `Root` its runtime options give.
+    pub fn rt_roots(&self) -> Vec<PathBuf> {
+        if self.cri {
+            return vec![self.state.join("rt").join(&self.ns)];
+        }
+        ["/run/containerd/rt", "/run/containerd/runc"]
+            .iter()
+            .map(|r| Path::new(r).join(&self.ns))
+            .collect()
+    }
+
+    /// Imports [`IMAGE`] and [`PAUSE_IMAGE`].
+    pub fn import_cri_images(&self) {
+        let archive = cri_archive();
+        self.ctr_ok(&["images", "import", &archive.to_string_lossy()]);
+    }
+
+    /// Records a container (or sandbox) id for the shim socket check of
+    /// [`Containerd::leftovers`].
+    pub fn track(&self, id: &str) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.push(id.to_owned());
     }
 
     fn spawn(&mut self) {
@@ -436,13 +535,22 @@ impl Containerd {
                 left.push(format!("mount {m}"));
             }
         }
-        for root in ["/run/containerd/rt", "/run/containerd/runc"] {
-            let d = Path::new(root).join(&self.ns);
+        for d in self.rt_roots() {
             for e in fs::read_dir(&d).into_iter().flatten().flatten() {
                 left.push(format!("rt state {}", e.path().display()));
             }
         }
-        for cg in cgroup_dirs(&self.ns) {
+        let cni_prefix = format!("{}-", self.cni_network());
+        for e in fs::read_dir("/var/lib/cni/results")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if self.cri && e.file_name().to_string_lossy().starts_with(&cni_prefix) {
+                left.push(format!("CNI result {}", e.path().display()));
+            }
+        }
+        for cg in self.cgroup_dirs() {
             for e in fs::read_dir(&cg).into_iter().flatten().flatten() {
                 if e.path().is_dir() {
                     left.push(format!("cgroup {}", e.path().display()));
@@ -477,6 +585,71 @@ impl Containerd {
         let left = self.leftovers();
         assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
     }
+}
+
+impl Containerd {
+    /// The `/<ns>` cgroup directories ctr's containers are created under (none for CRI,
+    /// whose pods name their own cgroup parent).
+    fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        if self.cri {
+            return Vec::new();
+        }
+        cgroup_dirs(&self.ns)
+    }
+}
+
+/// The CNI network of the containerd whose directory is `dir`.
+fn cni_network_name(dir: &Path) -> String {
+    let base = dir.file_name().unwrap_or_default().to_string_lossy();
+    format!("rt-test-{base}")
+}
+
+/// The test's CNI network. containerd 1.6's CRI plugin adds the loopback network itself
+/// and requires an address on `eth0`; the `static` IPAM plugin, run as the network's only
+/// plugin, reports one without creating or configuring any interface, on the host or in the
+/// pod: nothing outside the pod's network namespace is touched, and inside it only `lo` is
+/// up.
+fn cni_conflist(name: &str) -> String {
+    serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": format!("rt-test-{name}"),
+        "plugins": [{
+            "type": "static",
+            "ipam": {"type": "static", "addresses": [{"address": "10.255.77.2/24"}]},
+        }],
+    })
+    .to_string()
+}
+
+/// containerd's `[plugins."io.containerd.grpc.v1.cri"]` section for a test: see
+/// docs/clients/kubernetes.md.
+fn cri_config(cni_conf_dir: &Path, options: &Path) -> String {
+    let bad = options.with_file_name("rt-bad-options.toml");
+    format!(
+        r#"[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  disable_apparmor = true
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "rt"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt]
+      runtime_type = "io.containerd.rt.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt.options]
+        ConfigPath = {options:?}
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt-badopts]
+      runtime_type = "io.containerd.rt.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rt-badopts.options]
+        ConfigPath = {bad:?}
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = {cni_conf_dir:?}
+    max_conf_num = 1
+"#
+    )
 }
 
 /// The `/<ns>` cgroup directories containers of namespace `ns` are created under.
@@ -523,8 +696,7 @@ impl Drop for Containerd {
             // SAFETY: kill(2) of a shim this test's containerd started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        for root in ["/run/containerd/rt", "/run/containerd/runc"] {
-            let root = Path::new(root).join(&self.ns);
+        for root in self.rt_roots() {
             for e in fs::read_dir(&root).into_iter().flatten().flatten() {
                 let _ = Command::new(rt_bin())
                     .arg("--root")
@@ -542,11 +714,11 @@ impl Drop for Containerd {
                 let _ = nix_umount(&m);
             }
         }
-        for cg in cgroup_dirs(&self.ns) {
+        for cg in self.cgroup_dirs() {
             let _ = fs::remove_dir(&cg);
         }
-        for root in ["/run/containerd/rt", "/run/containerd/runc"] {
-            let _ = fs::remove_dir(Path::new(root).join(&self.ns));
+        for root in self.rt_roots() {
+            let _ = fs::remove_dir(root);
         }
         let _ = fs::remove_dir_all(&self.state);
         let _ = fs::remove_dir_all(&self.dir);
