@@ -29,7 +29,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// The PATH execvp uses when the environment has none (runc's default too).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,17 +45,29 @@ struct ProcRoot {
     mnt_id: u64,
 }
 
-static PROCFS: OnceLock<ProcRoot> = OnceLock::new();
+static PROCFS: Mutex<Option<ProcRoot>> = Mutex::new(None);
 
 /// Take this process's procfs handle now (before the container's mounts are made or
 /// its mount namespace is joined). Idempotent; later /proc accesses use the handle.
 pub fn pin_procfs() -> io::Result<()> {
-    proc_root().map(drop)
+    with_proc_root(|_| Ok(()))
 }
 
-fn proc_root() -> io::Result<&'static ProcRoot> {
-    if let Some(r) = PROCFS.get() {
-        return Ok(r);
+/// Close the handle (before the container's processes can reach this one's fds: the
+/// instance has none of the container's masked or read-only paths). A later /proc
+/// access would take a new one.
+pub fn release_procfs() {
+    if let Ok(mut g) = PROCFS.lock() {
+        g.take();
+    }
+}
+
+fn with_proc_root<T>(f: impl FnOnce(&ProcRoot) -> io::Result<T>) -> io::Result<T> {
+    let mut g = PROCFS
+        .lock()
+        .map_err(|_| io::Error::other("procfs handle: poisoned lock"))?;
+    if let Some(r) = g.as_ref() {
+        return f(r);
     }
     let fd = match crate::sys::procfs::fsmount_proc() {
         Ok(fd) => fd,
@@ -73,10 +85,7 @@ fn proc_root() -> io::Result<&'static ProcRoot> {
         return Err(io::Error::other("/proc is not the root of a procfs"));
     }
     let mnt_id = crate::sys::procfs::mnt_id(fd.as_fd())?;
-    let _ = PROCFS.set(ProcRoot { fd, mnt_id });
-    PROCFS
-        .get()
-        .ok_or_else(|| io::Error::other("procfs handle not set"))
+    f(g.insert(ProcRoot { fd, mnt_id }))
 }
 
 /// `rel` (a path below /proc) with a leading `self` or `thread-self` replaced by what
@@ -105,11 +114,14 @@ fn resolve_self(root: &ProcRoot, rel: &str) -> io::Result<String> {
 /// RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS (`self` resolved
 /// explicitly), then checked to be on procfs and on the root's mount.
 pub fn open_proc(path: &str, write: bool) -> io::Result<File> {
-    use crate::sys::{RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
     let rel = path
         .strip_prefix("/proc/")
         .ok_or_else(|| io::Error::other(format!("{path} is not under /proc")))?;
-    let root = proc_root()?;
+    with_proc_root(|root| open_in(root, path, rel, write))
+}
+
+fn open_in(root: &ProcRoot, path: &str, rel: &str, write: bool) -> io::Result<File> {
+    use crate::sys::{RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
     let rel = resolve_self(root, rel)?;
     let flags = if write {
         libc::O_WRONLY
@@ -568,7 +580,9 @@ pub fn set_user(user: &User) -> Result<()> {
         .flatten()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    let setgroups_denied = read_proc("/proc/self/setgroups")
+    // By path, not `read_proc`: this runs under the container's seccomp filter (which may
+    // refuse openat2 or statx), and a wrong answer only changes an error message.
+    let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() == "deny")
         .unwrap_or(false);
     if setgroups_denied {

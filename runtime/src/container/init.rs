@@ -256,6 +256,9 @@ pub fn lock_down(
             listener = f.load()?;
         }
     }
+    // rt's procfs has none of the container's masks: closed before anything in the
+    // container can reach our fds (`rt exec` while created).
+    process::release_procfs();
     Ok(listener)
 }
 

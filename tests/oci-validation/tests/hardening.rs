@@ -608,6 +608,18 @@ fn ns_sysctl(pid: i64, file: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Whether `p` (followed, magic links too) is on procfs.
+fn on_procfs(p: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs only writes into the zeroed buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and buffer.
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::PROC_SUPER_MAGIC }
+}
+
 /// A mount over a /proc file rt writes (a sysctl, oom_score_adj) never redirects the
 /// write: the decoy (a host file, a directory of files over /proc/sys, or another procfs
 /// file, whose writes procfs would accept) is untouched and the value lands in the real
@@ -702,6 +714,17 @@ fn proc_writes_are_not_redirected_by_mounts_over_proc() {
             let o = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
             (h, d, m, a, o.trim().to_string())
         });
+        // rt's procfs (no masks) is closed before `create` returns.
+        let procfs_fds: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| on_procfs(p))
+            .map(|p| p.display().to_string())
+            .collect();
+        if !procfs_fds.is_empty() {
+            failures.push(format!("{name}: the init holds procfs fds {procfs_fds:?}"));
+        }
         let _ = rt.run(&["delete", "-f", &id]);
         let files = ["domainname", "shmmax", "shmall"].map(|f| decoy.join("kernel").join(f));
         for f in std::iter::once(&decoy).chain(files.iter()) {
