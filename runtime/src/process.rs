@@ -13,7 +13,8 @@
 //!
 //! Helpers: `env_with_home` (HOME from the container's /etc/passwd, as runc does),
 //! `passwd_entry` (an /etc/passwd entry by uid),
-//! `set_cwd`, `open_proc` (a /proc file that is verified to be on procfs).
+//! `set_cwd`, `pin_procfs` + `open_proc` (a /proc file opened through rt's own procfs
+//! instance, never through a mount over it: CVE-2025-52881).
 use crate::sys::process as sys;
 use crate::Result;
 use anyhow::{anyhow, bail, Context};
@@ -24,30 +25,134 @@ use oci_spec::runtime::{
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The PATH execvp uses when the environment has none (runc's default too).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const CAP_SYS_RESOURCE: u32 = 24;
 
-/// Open a file under /proc and check that it really is on procfs, so that a
-/// container-controlled mount over /proc cannot redirect the write.
+/// The procfs that rt's own /proc reads and writes go through (CVE-2025-52881): a private
+/// instance (fsopen + fsmount, attached to no mount tree, so nothing can be mounted over
+/// its files) or, where the kernel refuses one, /proc as it was when pinned, which the
+/// init and the exec child do before the container's mounts exist (`pin_procfs`).
+struct ProcRoot {
+    fd: OwnedFd,
+    mnt_id: u64,
+}
+
+static PROCFS: Mutex<Option<ProcRoot>> = Mutex::new(None);
+
+/// Take this process's procfs handle now (before the container's mounts are made or
+/// its mount namespace is joined). Idempotent; later /proc accesses use the handle.
+pub fn pin_procfs() -> io::Result<()> {
+    with_proc_root(|_| Ok(()))
+}
+
+/// Close the handle (before the container's processes can reach this one's fds: the
+/// instance has none of the container's masked or read-only paths). A later /proc
+/// access would take a new one.
+pub fn release_procfs() {
+    if let Ok(mut g) = PROCFS.lock() {
+        g.take();
+    }
+}
+
+fn with_proc_root<T>(f: impl FnOnce(&ProcRoot) -> io::Result<T>) -> io::Result<T> {
+    let mut g = PROCFS
+        .lock()
+        .map_err(|_| io::Error::other("procfs handle: poisoned lock"))?;
+    if let Some(r) = g.as_ref() {
+        return f(r);
+    }
+    let fd = match crate::sys::procfs::fsmount_proc() {
+        Ok(fd) => fd,
+        Err(_) => OwnedFd::from(
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+                .open("/proc")?,
+        ),
+    };
+    let fs = nix::sys::statfs::fstatfs(&fd).map_err(io::Error::from)?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(io::Error::from)?;
+    // PROC_ROOT_INO: the root directory of a procfs instance.
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC || st.st_ino != 1 {
+        return Err(io::Error::other("/proc is not the root of a procfs"));
+    }
+    let mnt_id = crate::sys::procfs::mnt_id(fd.as_fd())?;
+    f(g.insert(ProcRoot { fd, mnt_id }))
+}
+
+/// `rel` (a path below /proc) with a leading `self` or `thread-self` replaced by what
+/// those links read in rt's procfs: `<tgid>` or `<tgid>/task/<tid>`, so that no symlink
+/// is followed when it is opened.
+fn resolve_self(root: &ProcRoot, rel: &str) -> io::Result<String> {
+    let (first, rest) = rel.split_once('/').unwrap_or((rel, ""));
+    if first != "self" && first != "thread-self" {
+        return Ok(rel.to_string());
+    }
+    let target =
+        nix::fcntl::readlinkat(Some(root.fd.as_raw_fd()), first).map_err(io::Error::from)?;
+    let target = target
+        .to_str()
+        .filter(|t| !t.starts_with('/') && !t.split('/').any(|c| c.is_empty() || c == ".."))
+        .ok_or_else(|| io::Error::other(format!("/proc/{first} reads {target:?}")))?;
+    Ok(if rest.is_empty() {
+        target.to_string()
+    } else {
+        format!("{target}/{rest}")
+    })
+}
+
+/// Open a file under /proc (`path` starts with "/proc/") through rt's own procfs (see
+/// `ProcRoot`), never through the container's mounts: openat2 from the procfs root with
+/// RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS (`self` resolved
+/// explicitly), then checked to be on procfs and on the root's mount.
 pub fn open_proc(path: &str, write: bool) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .read(!write)
-        .write(write)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)?;
-    let fs = nix::sys::statfs::fstatfs(&f).map_err(io::Error::from)?;
+    let rel = path
+        .strip_prefix("/proc/")
+        .ok_or_else(|| io::Error::other(format!("{path} is not under /proc")))?;
+    with_proc_root(|root| open_in(root, path, rel, write))
+}
+
+fn open_in(root: &ProcRoot, path: &str, rel: &str, write: bool) -> io::Result<File> {
+    use crate::sys::{RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
+    let rel = resolve_self(root, rel)?;
+    let flags = if write {
+        libc::O_WRONLY
+    } else {
+        libc::O_RDONLY
+    } | libc::O_NOCTTY;
+    let fd = crate::sys::openat2(
+        root.fd.as_fd(),
+        Path::new(&rel),
+        flags,
+        0,
+        RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::EXDEV) | Some(libc::ELOOP) => io::Error::other(format!(
+            "{path} crosses a mount or a symlink in procfs (refused): {e}"
+        )),
+        _ => e,
+    })?;
+    let fs = nix::sys::statfs::fstatfs(&fd).map_err(io::Error::from)?;
     if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(io::Error::other(format!(
             "{path} is not on procfs (something is mounted over /proc)"
         )));
     }
-    Ok(f)
+    if crate::sys::procfs::mnt_id(fd.as_fd())? != root.mnt_id {
+        return Err(io::Error::other(format!(
+            "{path} is on another mount than rt's procfs (something is mounted over it)"
+        )));
+    }
+    Ok(File::from(fd))
 }
 
 fn read_proc(path: &str) -> io::Result<String> {
@@ -431,9 +536,9 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
             );
         }
         let data = format!("exec {profile}");
-        let res = match write_proc("/proc/self/attr/apparmor/exec", data.as_bytes()) {
+        let res = match write_proc("/proc/thread-self/attr/apparmor/exec", data.as_bytes()) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                write_proc("/proc/self/attr/exec", data.as_bytes())
+                write_proc("/proc/thread-self/attr/exec", data.as_bytes())
             }
             r => r,
         };
@@ -450,7 +555,7 @@ pub fn set_lsm_labels(process: &Process) -> Result<()> {
                 "process.selinuxLabel: {label:?} requested but SELinux is not enabled on this host"
             );
         }
-        write_proc("/proc/self/attr/exec", label.as_bytes()).map_err(|e| {
+        write_proc("/proc/thread-self/attr/exec", label.as_bytes()).map_err(|e| {
             anyhow!(
                 "process.selinuxLabel: setting exec label {label:?}: {}",
                 errno_desc(&e)
@@ -475,6 +580,8 @@ pub fn set_user(user: &User) -> Result<()> {
         .flatten()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
+    // By path, not `read_proc`: this runs under the container's seccomp filter (which may
+    // refuse openat2 or statx), and a wrong answer only changes an error message.
     let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() == "deny")
         .unwrap_or(false);

@@ -122,6 +122,9 @@ fn child(
         Msg::Go { .. } => {}
         m => bail!("protocol error: expected Go, got {m:?}"),
     }
+    // CVE-2025-52881: rt's own procfs for its /proc writes, taken in the host's mount
+    // namespace, before the container's is joined.
+    crate::process::pin_procfs().map_err(|e| anyhow!("opening a private procfs: {e}"))?;
     // User first (it grants the rights to the others), mount last.
     let order = [
         LinuxNamespaceType::User,

@@ -86,6 +86,8 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
     }
 
+    // CVE-2025-52881: rt's own procfs for its /proc writes, taken before any mount.
+    process::pin_procfs().map_err(|e| anyhow!("opening a private procfs: {e}"))?;
     // The exec fifo is a host path: hold it before pivot_root.
     let fifo = nix::fcntl::open(
         args.fifo,
@@ -254,6 +256,9 @@ pub fn lock_down(
             listener = f.load()?;
         }
     }
+    // rt's procfs has none of the container's masks: closed before anything in the
+    // container can reach our fds (`rt exec` while created).
+    process::release_procfs();
     Ok(listener)
 }
 

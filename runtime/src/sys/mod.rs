@@ -5,6 +5,7 @@ use std::path::Path;
 
 pub mod cgroups;
 pub mod process;
+pub mod procfs;
 pub mod seccomp;
 pub mod validate;
 

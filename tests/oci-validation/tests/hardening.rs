@@ -593,38 +593,174 @@ fn dev_console_symlink_is_not_followed() {
     );
 }
 
-/// linux.sysctl is written only to procfs: with a directory of plain files bind-mounted
-/// over /proc/sys, create fails and the files are untouched.
+// ---------------------------------------------------------------------------------------
+// CVE-2025-52881: rt's /proc writes redirected by a mount over a /proc file
+// ---------------------------------------------------------------------------------------
+
+/// `cat <file>` in the uts and ipc namespaces of `pid`, through the host's /proc (sysctls
+/// of those namespaces read there are the container's).
+fn ns_sysctl(pid: i64, file: &str) -> String {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-u", "-i", "cat", file])
+        .output()
+        .expect("spawning nsenter (util-linux)");
+    assert!(out.status.success(), "nsenter cat {file}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether `p` (followed, magic links too) is on procfs.
+fn on_procfs(p: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs only writes into the zeroed buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and buffer.
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::PROC_SUPER_MAGIC }
+}
+
+/// A mount over a /proc file rt writes (a sysctl, oom_score_adj) never redirects the
+/// write: the decoy (a host file, a directory of files over /proc/sys, or another procfs
+/// file, whose writes procfs would accept) is untouched and the value lands in the real
+/// target. rt writes through its own procfs (fsopen), where no such mount exists. With
+/// and without a user namespace (there only the ipc sysctl cases, see below).
 #[test]
-fn sysctl_is_written_only_to_procfs() {
+fn proc_writes_are_not_redirected_by_mounts_over_proc() {
     let rt = Rt::new();
-    let mut b = Bundle::busybox(&["true"]);
-    let fake = b.dir.join("fakesys");
-    fs::create_dir_all(fake.join("kernel")).unwrap();
-    fs::write(fake.join("kernel/shmmax"), "orig").unwrap();
-    b.add_mount(json!({"destination": "/proc/sys", "type": "bind",
-        "source": fake.to_str().unwrap(), "options": ["rbind", "rw"]}));
-    b.config["linux"]["readonlyPaths"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|p| p != "/proc/sys");
-    b.config["linux"]["sysctl"] = json!({"kernel.shmmax": "12345"});
-    b.save();
-    let id = unique_id("sysctl");
-    let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
-    let _ = rt.run(&["delete", "-f", &id]);
-    assert_eq!(
-        fs::read_to_string(fake.join("kernel/shmmax")).unwrap(),
-        "orig",
-        "the sysctl went to a file that is not on procfs: {}",
-        describe(&["run"], &out)
-    );
-    assert!(!out.status.success(), "{}", describe(&["run"], &out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("linux.sysctl.kernel.shmmax") && err.contains("not on procfs"),
-        "{err}"
-    );
+    // (name, mount source or "" for a host file, destination)
+    let cases: [(&str, &str, &str); 5] = [
+        ("file-over-sysctl", "", "/proc/sys/kernel/shmmax"),
+        ("dir-over-proc-sys", "", "/proc/sys"),
+        (
+            "procfs-over-sysctl",
+            "/proc/sys/kernel/shmall",
+            "/proc/sys/kernel/shmmax",
+        ),
+        (
+            "procfs-over-uts-sysctl",
+            "/proc/sys/kernel/hostname",
+            "/proc/sys/kernel/domainname",
+        ),
+        (
+            "procfs-over-oom_score_adj",
+            "/proc/sys/kernel/shmall",
+            "/proc/1/oom_score_adj",
+        ),
+    ];
+    let shmall_before = fs::read_to_string("/proc/sys/kernel/shmall").unwrap();
+    let mut failures = Vec::new();
+    for (userns, (name, source, dest)) in [false, true]
+        .into_iter()
+        .flat_map(|u| cases.map(|c| (u, c)))
+    {
+        // Not in a user namespace: the uts sysctls belong to the host's root there, and
+        // oomScoreAdj fails there for every rt build so far (the init is not dumpable
+        // after setresuid, so its /proc files belong to the host's root).
+        if userns && (name == "procfs-over-uts-sysctl" || name == "procfs-over-oom_score_adj") {
+            continue;
+        }
+        let name = format!("{name}{}", if userns { " (user namespace)" } else { "" });
+        let mut b = Bundle::busybox(&["true"]);
+        if userns {
+            b.set_namespace("user", None);
+            for m in ["uidMappings", "gidMappings"] {
+                b.config["linux"][m] =
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+            }
+        }
+        let decoy = b.dir.join("decoy");
+        let source = match (source, dest) {
+            ("", "/proc/sys") => {
+                fs::create_dir_all(decoy.join("kernel")).unwrap();
+                for f in ["domainname", "shmmax", "shmall"] {
+                    fs::write(decoy.join("kernel").join(f), "orig").unwrap();
+                }
+                decoy.to_str().unwrap().to_string()
+            }
+            ("", _) => {
+                fs::write(&decoy, "orig").unwrap();
+                decoy.to_str().unwrap().to_string()
+            }
+            (s, _) => s.to_string(),
+        };
+        b.add_mount(json!({"destination": dest, "type": "bind",
+            "source": source, "options": ["rbind", "rw"]}));
+        b.config["linux"]["readonlyPaths"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p != "/proc/sys");
+        b.config["hostname"] = json!("rt-real-hostname");
+        let oom = dest == "/proc/1/oom_score_adj";
+        if oom {
+            b.config["process"]["oomScoreAdj"] = json!(7);
+        } else if userns {
+            b.config["linux"]["sysctl"] = json!({"kernel.shmmax": "12345"});
+        } else {
+            b.config["linux"]["sysctl"] =
+                json!({"kernel.domainname": "rt-sysctl-value", "kernel.shmmax": "12345"});
+        }
+        b.save();
+        let id = unique_id("procw");
+        let out = rt.run(&["create", "--bundle", b.dir_str(), &id]);
+        let pid = if out.status.success() {
+            rt.state(&id)["pid"].as_i64().unwrap_or(0)
+        } else {
+            0
+        };
+        let seen = (pid > 0).then(|| {
+            let [h, d, m, a] = ["hostname", "domainname", "shmmax", "shmall"]
+                .map(|f| ns_sysctl(pid, &format!("/proc/sys/kernel/{f}")));
+            let o = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
+            (h, d, m, a, o.trim().to_string())
+        });
+        // rt's procfs (no masks) is closed before `create` returns.
+        let procfs_fds: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| on_procfs(p))
+            .map(|p| p.display().to_string())
+            .collect();
+        if !procfs_fds.is_empty() {
+            failures.push(format!("{name}: the init holds procfs fds {procfs_fds:?}"));
+        }
+        let _ = rt.run(&["delete", "-f", &id]);
+        let files = ["domainname", "shmmax", "shmall"].map(|f| decoy.join("kernel").join(f));
+        for f in std::iter::once(&decoy).chain(files.iter()) {
+            if f.is_file() && fs::read_to_string(f).unwrap() != "orig" {
+                failures.push(format!("{name}: rt wrote into the decoy {}", f.display()));
+            }
+        }
+        if !out.status.success() {
+            failures.push(format!("{name}: {}", describe(&["create"], &out)));
+            continue;
+        }
+        let (hostname, domainname, shmmax, shmall, oom_adj) = seen.unwrap_or_default();
+        // The procfs decoys: hostname (uts case), shmall (the others).
+        let mut expect = vec![
+            (
+                "hostname (a decoy)",
+                hostname,
+                "rt-real-hostname".to_string(),
+            ),
+            ("shmall (a decoy)", shmall, shmall_before.trim().to_string()),
+        ];
+        if oom {
+            expect.push(("oom_score_adj", oom_adj, "7".into()));
+        } else {
+            expect.push(("kernel.shmmax", shmmax, "12345".into()));
+            if !userns {
+                expect.push(("kernel.domainname", domainname, "rt-sysctl-value".into()));
+            }
+        }
+        for (what, got, want) in expect {
+            if got != want {
+                failures.push(format!("{name}: {what} reads {got:?}, not {want:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// An image whose /dev/null is a regular file or a symlink to a file (no /dev tmpfs):
