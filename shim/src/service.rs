@@ -147,6 +147,8 @@ struct Inner {
     events: Mutex<Sender<Ev>>,
     exit: Arc<ExitSignal>,
     namespace: String,
+    /// A pure cgroup v2 host: Stats answers with v2 Metrics.
+    cgroup_v2: bool,
 }
 
 impl Inner {
@@ -276,6 +278,7 @@ impl containerd_shim::Shim for Shim {
                 events: Mutex::new(tx),
                 exit: self.exit.clone(),
                 namespace: self.namespace.clone(),
+                cgroup_v2: stats::host_is_v2(),
             }),
         }
     }
@@ -906,23 +909,30 @@ impl containerd_shim::Task for Service {
         _ctx: &TtrpcContext,
         req: api::StatsRequest,
     ) -> TtrpcResult<api::StatsResponse> {
-        let rt = {
+        let (rt, pid) = {
             let all = self.inner.lock();
-            all.get(&req.id)
-                .ok_or_else(|| not_found(&req.id))?
-                .rt
-                .clone()
+            let c = all.get(&req.id).ok_or_else(|| not_found(&req.id))?;
+            (c.rt.clone(), c.init.pid)
         };
         let out = rt.run(&["events", "--stats", &req.id]).map_err(internal)?;
         let v: serde_json::Value =
             serde_json::from_slice(&out).map_err(|e| internal(format!("rt events output: {e}")))?;
-        let m = stats::metrics(&v["data"]);
-        let value = m
-            .write_to_bytes()
-            .map_err(|e| internal(format!("metrics: {e}")))?;
+        let (type_url, value) = if self.inner.cgroup_v2 {
+            let events = oom::memory_cgroup(pid)
+                .filter(|(_, v2)| *v2)
+                .map(|(dir, _)| stats::memory_events(&dir))
+                .unwrap_or_default();
+            (stats::V2_TYPE, stats::metrics_v2(&v["data"], &events))
+        } else {
+            let m = stats::metrics(&v["data"]);
+            let value = m
+                .write_to_bytes()
+                .map_err(|e| internal(format!("metrics: {e}")))?;
+            (stats::V1_TYPE, value)
+        };
         Ok(api::StatsResponse {
             stats: MessageField::some(Any {
-                type_url: "io.containerd.cgroups.v1.Metrics".into(),
+                type_url: type_url.into(),
                 value,
                 ..Default::default()
             }),
