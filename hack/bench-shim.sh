@@ -5,7 +5,8 @@
 #
 #   ctr_run_rm     wall time of `ctr run --rm IMAGE ID /bin/true`: rt's shim
 #                  (--runtime io.containerd.rt.v2, which runs rt) against the runc shim with
-#                  runc (the default runtime); alternating, N measured after 3 warm-ups
+#                  runc (the default runtime); alternating, N measured after 3 warm-ups;
+#                  mean and (ctr_run_rm_median, less moved by other jobs' load spikes) median
 #   shim_rss       10 sleeping containers each way: the sum of the shims' VmRSS / 10, KiB
 #                  per container
 # A private containerd (own root, state, sockets; CRI plugin off) with a busybox OCI image
@@ -157,15 +158,20 @@ for id in $(ctr_ task ls -q); do ctr_ task rm "$id" >/dev/null 2>&1; done
 for id in $(ctr_ containers ls -q); do ctr_ containers rm "$id" >/dev/null; done
 
 mean() { tr ' ' '\n' <<<"$1" | awk 'NF { s += $1; n++ } END { printf "%.2f", n ? s / n / 1000 : 0 }'; }
+median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) / 1000; else print 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 a=$(mean "${SAMPLES[rt]}")
 b=$(mean "${SAMPLES[runc]}")
+am=$(median "${SAMPLES[rt]}")
+bm=$(median "${SAMPLES[runc]}")
 ra=$(awk -v x="${RSS[rt]}" 'BEGIN { printf "%.0f", x / 10 }')
 rb=$(awk -v x="${RSS[runc]}" 'BEGIN { printf "%.0f", x / 10 }')
 echo
 echo "containerd: $(containerd --version | cut -d' ' -f3); rt shim: $SHIM ($(($(stat -c %s "$SHIM") / 1024)) KiB)"
 printf '%-26s %12s %12s %8s\n' "" "rt shim+rt" "runc shim+runc" "rt/runc"
 printf '%-26s %12s %12s %8s\n' "ctr run --rm /bin/true ms" "$a" "$b" "$(ratio "$a" "$b")"
+printf '%-26s %12s %12s %8s\n' "  median of the runs ms" "$am" "$bm" "$(ratio "$am" "$bm")"
 printf '%-26s %12s %12s %8s\n' "shim RSS per container KiB" "$ra" "$rb" "$(ratio "$ra" "$rb")"
 echo "ratio ctr_run_rm rt/runc = $(ratio "$a" "$b")"
+echo "ratio ctr_run_rm_median rt/runc = $(ratio "$am" "$bm")"
 echo "ratio shim_rss rt/runc = $(ratio "$ra" "$rb")"

@@ -4,8 +4,9 @@
 # read-only, under a tmpfs overlay), so the already built host binaries run unchanged.
 #
 #   hack/vm-test.sh                 default payload (hack/vm/payload.sh): rt's cgroup unit
-#                                   tests, tests/oci-validation/tests/cgroups.rs, and a plain
-#                                   `rt run` with memory/pids limits checked from inside
+#                                   tests, tests/oci-validation/tests/cgroups.rs, a plain
+#                                   `rt run` with memory/pids limits checked from inside, and
+#                                   containerd through rt's shim (v2 Metrics, v2 OOM event)
 #   hack/vm-test.sh -- CMD ARGS...  run CMD in the guest (cwd: the repository root)
 #   hack/vm-test.sh --full          every test binary of the workspace (cargo test
 #                                   --workspace --no-run), plus the plain `rt run` (slow)
@@ -128,22 +129,25 @@ DEPS=$REPO/target/x86_64-unknown-linux-gnu/debug/deps
 payload_env=""
 if [ ${#cmd[@]} -eq 0 ]; then
     if [ $build = 1 ]; then
-        cargo build -p rt -p oci-validation >&2 || die "cargo build failed"
+        cargo build -p rt -p oci-validation -p containerd-shim-rt-v2 >&2 || die "cargo build failed"
         lib=$(test_exe -p rt --lib) || true
         cg=$(test_exe -p oci-validation --test cgroups) || true
+        ctd=$(test_exe -p integration --test containerd) || true
     else
         lib=""
         for f in $(ls -t "$DEPS"/rt-????????????????); do
             "$f" --list 2>/dev/null | grep -q '^cgroups::' && { lib=$f; break; }
         done
         cg=$(newest "$DEPS"/cgroups-????????????????)
+        ctd=$(newest "$DEPS"/containerd-????????????????)
     fi
+    [ -n "${ctd:-}" ] && [ -x "$ctd" ] || die "no containerd test binary (cargo test -p integration --test containerd --no-run)"
     [ -n "${lib:-}" ] && [ -x "$lib" ] || die "no rt lib test binary (cargo test -p rt --lib --no-run)"
     [ -n "${cg:-}" ] && [ -x "$cg" ] || die "no cgroups test binary (cargo test -p oci-validation --test cgroups --no-run)"
     for b in rt rt-probe; do
         [ -x "$REPO/target/x86_64-unknown-linux-gnu/debug/$b" ] || die "target/.../debug/$b missing (cargo build)"
     done
-    payload_env="export RT_LIB_TEST='$lib' RT_CGROUPS_TEST='$cg'"
+    payload_env="export RT_LIB_TEST='$lib' RT_CGROUPS_TEST='$cg' RT_CONTAINERD_TEST='$ctd'"
     if [ $full = 1 ]; then
         [ $build = 1 ] || die "--full needs the build (no --no-build)"
         all=$(test_exes --workspace | tr '\n' ' ')

@@ -1,7 +1,8 @@
 # Default payload of hack/vm-test.sh, run by the guest's init (busybox sh, cwd = repo root)
 # on a pure cgroup v2 /sys/fs/cgroup. Needs RT_BIN, RT_LIB_TEST (rt's lib test binary),
 # RT_CGROUPS_TEST (tests/oci-validation/tests/cgroups.rs); with RT_FULL_TESTS (a list of
-# test executables) runs those instead of the two. Exit status: number of failed steps.
+# test executables) runs those instead of the two; RT_CONTAINERD_TEST (tests/integration/
+# tests/containerd.rs) for the containerd step. Exit status: number of failed steps.
 failed=""
 step() {
     name=$1
@@ -55,6 +56,18 @@ EOF
     return $rc
 }
 
+# containerd (the host's, over 9p) through rt's shim: `ctr task metrics` decodes the shim's
+# cgroup v2 Metrics, and an OOM kill is reported from memory.events. containerd's overlay
+# snapshotter needs an upper directory off the guest's overlay root: a tmpfs as TMPDIR.
+containerd_v2() {
+    mkdir -p /tmp/ctd && mount -t tmpfs tmpfs /tmp/ctd || return 1
+    rc=0
+    TMPDIR=/tmp/ctd "$RT_CONTAINERD_TEST" rt_shim_metrics_pause_resume rt_shim_reports_oom \
+        --test-threads=1 || rc=$?
+    umount -l /tmp/ctd
+    return $rc
+}
+
 [ -n "${RT_LIB_TEST:-}" ] || { echo "RT_LIB_TEST unset"; exit 1; }
 [ -n "${RT_CGROUPS_TEST:-}" ] || { echo "RT_CGROUPS_TEST unset"; exit 1; }
 if [ -n "${RT_FULL_TESTS:-}" ]; then
@@ -67,6 +80,14 @@ else
     step oci-cgroups "$RT_CGROUPS_TEST" --test-threads=2
 fi
 step plain-run plain_run
+if [ -z "${RT_FULL_TESTS:-}" ]; then
+    if [ -n "${RT_CONTAINERD_TEST:-}" ]; then
+        step containerd-v2 containerd_v2
+    else
+        echo "RT_CONTAINERD_TEST unset"
+        failed="$failed containerd-v2"
+    fi
+fi
 if [ -n "$failed" ]; then
     echo "=== vm payload: FAILED:$failed"
     exit $(echo $failed | wc -w)

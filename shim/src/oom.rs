@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The init's memory cgroup directory and whether it is v2.
-fn memory_cgroup(pid: u32) -> Option<(PathBuf, bool)> {
+pub fn memory_cgroup(pid: u32) -> Option<(PathBuf, bool)> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mut v2 = None;
     for line in text.lines() {

@@ -63,7 +63,9 @@ impl Rt {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let t0 = std::time::Instant::now();
         let (code, out, err) = run_captured(c)?;
+        log::debug!("rt {}: {:?}", args.first().unwrap_or(&""), t0.elapsed());
         if code != 0 {
             return Err(format!(
                 "rt {}: exit {code}: {}",
@@ -76,12 +78,14 @@ impl Rt {
 
     /// Runs a prepared command (stdio set by the caller, errors in the --log file).
     pub fn run_logged(&self, mut c: Command, log: &Path, what: &str) -> Result<(), String> {
+        let t0 = std::time::Instant::now();
         let sub = subscribe()?;
         let child = c
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", self.binary.display()))?;
         drop(c);
         let code = wait_pid(child.id() as i32, sub);
+        log::debug!("rt {what}: {:?}", t0.elapsed());
         if code != 0 {
             let msg = std::fs::read_to_string(log).unwrap_or_default();
             let last = msg
