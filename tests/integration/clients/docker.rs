@@ -24,7 +24,6 @@
 use integration::client::{self, read_lossy, Out};
 use integration::{rt_bin, unique_id};
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -293,43 +292,11 @@ impl Dockerd {
 
     /// A busybox rootfs (static busybox, applet links in /bin) as a tarball, imported.
     fn import_busybox(&self) {
-        let rootfs = self.dir.join("rootfs");
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
-            fs::create_dir_all(rootfs.join(d)).expect("rootfs dir");
-        }
-        assert!(
-            Path::new("/bin/busybox").is_file(),
-            "/bin/busybox missing (apt-get install busybox-static)"
-        );
-        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
-        let list = Command::new("/bin/busybox")
-            .arg("--list")
-            .output()
-            .expect("busybox --list");
-        for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-            let link = rootfs.join("bin").join(applet);
-            if !link.exists() {
-                symlink("busybox", &link).expect("applet link");
-            }
-        }
-        fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
-        let tar = self.dir.join("busybox.tar");
-        run_cmd(
-            Command::new("tar")
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-            &self.dir,
-            None,
-        )
-        .ok();
+        let tar = client::busybox_image_tar(&self.dir);
         let mut c = self.cmd();
         c.args(["import", "-", IMAGE]);
         run_cmd(&mut c, &self.dir, Some(&tar)).ok();
-        let _ = fs::remove_dir_all(&rootfs);
+        let _ = fs::remove_dir_all(self.dir.join("rootfs"));
     }
 
     /// Stops dockerd (SIGTERM, by its pid, then SIGKILL) and removes everything it made.

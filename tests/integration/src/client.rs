@@ -124,3 +124,47 @@ pub fn settle(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A busybox image filesystem (busybox-static, its applet links in /bin, root in
+/// /etc/passwd and /etc/group) built under `dir`/rootfs and packed, owned by root with
+/// fixed times, into `dir`/busybox.tar; returns the tar. Clients import it: nothing is
+/// pulled.
+pub fn busybox_image_tar(dir: &Path) -> std::path::PathBuf {
+    let rootfs = dir.join("rootfs");
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
+        fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs dirs");
+    }
+    let bb = Path::new("/bin/busybox");
+    assert!(
+        bb.is_file(),
+        "/bin/busybox missing (apt-get install busybox-static)"
+    );
+    fs::copy(bb, rootfs.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        let link = rootfs.join("bin").join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", &link).expect("applet link");
+        }
+    }
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
+    let tar = dir.join("busybox.tar");
+    run_cmd(
+        Command::new("tar")
+            .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner"])
+            .args(["--mtime=@0", "-C"])
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        dir,
+        None,
+        Duration::from_secs(120),
+    )
+    .ok();
+    tar
+}

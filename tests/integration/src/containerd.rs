@@ -121,41 +121,10 @@ fn oci_archive(tag: &str, images: &[(&str, serde_json::Value)]) -> PathBuf {
         .join("rt-test-bundles")
         .join(format!("oci-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    let rootfs = dir.join("rootfs");
     let layout = dir.join("layout");
-    fs::create_dir_all(rootfs.join("bin")).expect("mkdir rootfs");
     fs::create_dir_all(layout.join("blobs/sha256")).expect("mkdir layout");
-    for d in ["proc", "sys", "dev", "tmp", "etc", "root"] {
-        fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs dirs");
-    }
-    let bb = Path::new("/bin/busybox");
-    assert!(
-        bb.is_file(),
-        "/bin/busybox missing (apt-get install busybox-static)"
-    );
-    fs::copy(bb, rootfs.join("bin/busybox")).expect("copy busybox");
-    let list = Command::new(bb)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-        let link = rootfs.join("bin").join(applet);
-        if !link.exists() {
-            let _ = std::os::unix::fs::symlink("busybox", link);
-        }
-    }
-    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-    fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
-    let layer = dir.join("layer.tar");
-    run_ok(
-        Command::new("tar")
-            .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner"])
-            .args(["--mtime=@0", "-C"])
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&layer)
-            .arg("."),
-    );
+    fs::create_dir_all(&dir).expect("mkdir archive dir");
+    let layer = crate::client::busybox_image_tar(&dir);
     let (ldigest, lsize) = add_blob(&layout, &layer);
     let mut manifests = Vec::new();
     for (i, (name, cmd)) in images.iter().enumerate() {
@@ -200,7 +169,7 @@ fn oci_archive(tag: &str, images: &[(&str, serde_json::Value)]) -> PathBuf {
             .arg(&archive)
             .arg("."),
     );
-    let _ = fs::remove_dir_all(&rootfs);
+    let _ = fs::remove_dir_all(dir.join("rootfs"));
     archive
 }
 
