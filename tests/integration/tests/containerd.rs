@@ -24,6 +24,37 @@ fn id(prefix: &str) -> String {
     unique_id(prefix).replace('-', "")
 }
 
+/// Runs `ctr <args>` under script(1), which gives ctr the terminal its `-t` needs, and
+/// asserts that `want` is printed and the exit code is `code`.
+fn ctr_with_tty(c: &Containerd, args: &str, want: &str, code: i32) {
+    let ctr = format!("ctr -a {} -n {} {args}", c.sock.display(), c.ns);
+    let out = integration::output_with_timeout(
+        std::process::Command::new("script")
+            .args(["-qec", &ctr, "/dev/null"])
+            .stdin(Stdio::null()),
+        Duration::from_secs(120),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(want),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
+}
+
+/// `ctr run -d` of `sleep 1000` through rt's shim.
+fn run_sleeper(c: &Containerd, id: &str) {
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        RT_RUNTIME,
+        IMAGE,
+        id,
+        "sleep",
+        "1000",
+    ]);
+}
+
 #[test]
 fn rt_shim_run_rm_prints_output_and_returns_exit_codes() {
     let c = setup();
@@ -83,16 +114,7 @@ fn rt_shim_detached_exec_kill_delete_with_events_in_order() {
     let c = setup();
     let ev = c.events();
     let a = id("det");
-    c.ctr_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        RT_RUNTIME,
-        IMAGE,
-        &a,
-        "sleep",
-        "1000",
-    ]);
+    run_sleeper(&c, &a);
     assert_eq!(c.task_status(&a), "RUNNING");
     let out = c.ctr(&[
         "task",
@@ -203,22 +225,12 @@ fn rt_shim_terminal_and_stdin() {
     let c = setup();
     // ctr -t needs a terminal of its own: script(1) gives it one.
     let a = id("tty");
-    let ctr = format!(
-        "ctr -a {} -n {} run --rm -t --runtime {RT_RUNTIME} {IMAGE} {a} sh -c 'test -t 0 && test -t 1 && echo tty-ok; exit 4'",
-        c.sock.display(),
-        c.ns
+    ctr_with_tty(
+        &c,
+        &format!("run --rm -t --runtime {RT_RUNTIME} {IMAGE} {a} sh -c 'test -t 0 && test -t 1 && echo tty-ok; exit 4'"),
+        "tty-ok",
+        4,
     );
-    let out = integration::output_with_timeout(
-        std::process::Command::new("script")
-            .args(["-qec", &ctr, "/dev/null"])
-            .stdin(Stdio::null()),
-        Duration::from_secs(120),
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("tty-ok"),
-        "{out:?}"
-    );
-    assert_eq!(out.status.code(), Some(4), "{out:?}");
 
     let b = id("stdin");
     let mut child = c
@@ -255,16 +267,7 @@ fn rt_shim_metrics_pause_resume() {
     let c = setup();
     let ev = c.events();
     let a = id("met");
-    c.ctr_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        RT_RUNTIME,
-        IMAGE,
-        &a,
-        "sleep",
-        "1000",
-    ]);
+    run_sleeper(&c, &a);
     let m = c.ctr_ok(&["task", "metrics", &a]);
     // The Metrics type the host's hierarchy calls for: ctr prints v1's and v2's rows by
     // different names.
@@ -346,16 +349,7 @@ fn rt_shim_twenty_containers_in_parallel() {
 fn rt_shim_survives_containerd_restart() {
     let mut c = setup();
     let a = id("rst");
-    c.ctr_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        RT_RUNTIME,
-        IMAGE,
-        &a,
-        "sleep",
-        "1000",
-    ]);
+    run_sleeper(&c, &a);
     let shims = c.shims();
     assert_eq!(shims.len(), 1, "{shims:?}");
     c.restart();
@@ -430,16 +424,7 @@ fn rt_shim_one_shim_per_pod() {
 fn rt_shim_killed_shim_is_cleaned_up_by_delete_action() {
     let c = setup();
     let a = id("dead");
-    c.ctr_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        RT_RUNTIME,
-        IMAGE,
-        &a,
-        "sleep",
-        "1000",
-    ]);
+    run_sleeper(&c, &a);
     let shims = c.shims();
     assert_eq!(shims.len(), 1, "{shims:?}");
     // SAFETY: kill(2) of the shim this test's containerd started.
@@ -464,32 +449,13 @@ fn rt_shim_killed_shim_is_cleaned_up_by_delete_action() {
 fn rt_shim_exec_with_terminal() {
     let c = setup();
     let a = id("etty");
-    c.ctr_ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        RT_RUNTIME,
-        IMAGE,
-        &a,
-        "sleep",
-        "1000",
-    ]);
-    let ctr = format!(
-        "ctr -a {} -n {} task exec -t --exec-id t {a} sh -c 'test -t 0 && echo exec-tty-ok; exit 6'",
-        c.sock.display(),
-        c.ns
+    run_sleeper(&c, &a);
+    ctr_with_tty(
+        &c,
+        &format!("task exec -t --exec-id t {a} sh -c 'test -t 0 && echo exec-tty-ok; exit 6'"),
+        "exec-tty-ok",
+        6,
     );
-    let out = integration::output_with_timeout(
-        std::process::Command::new("script")
-            .args(["-qec", &ctr, "/dev/null"])
-            .stdin(Stdio::null()),
-        Duration::from_secs(120),
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("exec-tty-ok"),
-        "{out:?}"
-    );
-    assert_eq!(out.status.code(), Some(6), "{out:?}");
     c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
     c.wait_task_status(&a, "STOPPED");
     c.ctr_ok(&["task", "rm", &a]);
