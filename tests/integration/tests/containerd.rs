@@ -41,6 +41,14 @@ fn ctr_with_tty(c: &Containerd, args: &str, want: &str, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{out:?}");
 }
 
+/// SIGKILL the task, wait for it to stop, then remove the task and the container.
+fn kill_and_remove(c: &Containerd, id: &str) {
+    c.ctr_ok(&["task", "kill", "-s", "KILL", id]);
+    c.wait_task_status(id, "STOPPED");
+    c.ctr_ok(&["task", "rm", id]);
+    c.ctr_ok(&["containers", "rm", id]);
+}
+
 /// `ctr run -d` of `sleep 1000` through rt's shim.
 fn run_sleeper(c: &Containerd, id: &str) {
     c.ctr_ok(&[
@@ -210,10 +218,7 @@ fn runc_shim_with_rt_as_runc_binary() {
     let out = c.ctr_ok(&["task", "exec", "--exec-id", "x", &d, "echo", "exec ok"]);
     assert_eq!(out, "exec ok\n");
     assert!(c.ctr_ok(&["task", "ps", &d]).lines().count() >= 2);
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &d]);
-    c.wait_task_status(&d, "STOPPED");
-    c.ctr_ok(&["task", "rm", &d]);
-    c.ctr_ok(&["containers", "rm", &d]);
+    kill_and_remove(&c, &d);
     c.assert_no_leftovers();
     // containerd 1.6's runc shim logs "failed to remove runc container ... exit status 255"
     // from its cleanup `delete` action with runc itself too (its reaper takes the exit
@@ -287,10 +292,7 @@ fn rt_shim_metrics_pause_resume() {
     assert_eq!(c.task_status(&a), "PAUSED");
     c.ctr_ok(&["task", "resume", &a]);
     assert_eq!(c.task_status(&a), "RUNNING");
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
-    c.wait_task_status(&a, "STOPPED");
-    c.ctr_ok(&["task", "rm", &a]);
-    c.ctr_ok(&["containers", "rm", &a]);
+    kill_and_remove(&c, &a);
     ev.wait_for(&a, "/tasks/delete");
     let t = ev.task_topics(&a);
     let pos = |x: &str| t.iter().position(|y| y == x).unwrap_or(usize::MAX);
@@ -402,17 +404,11 @@ fn rt_shim_one_shim_per_pod() {
     );
     let out = c.ctr_ok(&["task", "exec", "--exec-id", "e", &b, "echo", "b ok"]);
     assert_eq!(out, "b ok\n");
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
-    c.wait_task_status(&a, "STOPPED");
-    c.ctr_ok(&["task", "rm", &a]);
-    c.ctr_ok(&["containers", "rm", &a]);
+    kill_and_remove(&c, &a);
     // The shim serves b until b is gone too.
     assert_eq!(c.shims(), shims);
     assert_eq!(c.task_status(&b), "RUNNING");
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &b]);
-    c.wait_task_status(&b, "STOPPED");
-    c.ctr_ok(&["task", "rm", &b]);
-    c.ctr_ok(&["containers", "rm", &b]);
+    kill_and_remove(&c, &b);
     c.assert_no_leftovers();
     assert!(
         !c.shim_socket(&pod).exists(),
@@ -456,10 +452,7 @@ fn rt_shim_exec_with_terminal() {
         "exec-tty-ok",
         6,
     );
-    c.ctr_ok(&["task", "kill", "-s", "KILL", &a]);
-    c.wait_task_status(&a, "STOPPED");
-    c.ctr_ok(&["task", "rm", &a]);
-    c.ctr_ok(&["containers", "rm", &a]);
+    kill_and_remove(&c, &a);
     c.assert_no_leftovers();
 }
 
