@@ -293,10 +293,22 @@ impl Containerd {
     }
 
     fn spawn(&mut self) {
-        let bins: Vec<PathBuf> = [shim_bin(), rt_bin()]
+        let mut bins: Vec<PathBuf> = [shim_bin(), rt_bin()]
             .iter()
             .filter_map(|p| p.parent().map(Path::to_path_buf))
             .collect();
+        if std::env::var_os("RT_BIN").is_some() {
+            // rt's shim runs the `rt` beside its own binary: with another runtime in
+            // $RT_BIN (a wrapper, say), a copy of the shim sits beside an `rt` link to it.
+            let dir = self.dir.join("bin");
+            fs::create_dir_all(&dir).expect("mkdir bin");
+            let shim = dir.join("containerd-shim-rt-v2");
+            if !shim.exists() {
+                fs::copy(shim_bin(), &shim).expect("copy the shim");
+                std::os::unix::fs::symlink(rt_bin(), dir.join("rt")).expect("link rt");
+            }
+            bins.insert(0, dir);
+        }
         let path = std::env::join_paths(bins.into_iter().chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
         )))
