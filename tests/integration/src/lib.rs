@@ -2,9 +2,10 @@
 //! `--root`, the `rt-probe` helper, and leftover checks.
 //!
 //! Tests run real containers as root. Every test should:
-//! ```ignore
+//! ```no_run
+//! # use integration::{assert_no_leftovers, unique_id, Bundle, Rt};
 //! let rt = Rt::new();
-//! let mut b = Bundle::busybox(&["true"]);
+//! let b = Bundle::busybox(&["true"]);
 //! let id = unique_id("t");
 //! rt.ok(&["run", "--bundle", b.dir_str(), &id]);
 //! assert_no_leftovers(&rt, &id, &b);
