@@ -110,7 +110,7 @@ pub fn setup_with_size(
 
 /// Bind the pty slave onto /dev/console, creating it as a plain file when missing
 /// (or when the rootfs has a symlink there). The mount goes onto the file opened here
-/// (O_PATH|O_NOFOLLOW, through /proc/self/fd), checked to be a regular file or a
+/// (O_PATH|O_NOFOLLOW; open_tree + move_mount, no path through /proc), checked to be a regular file or a
 /// character device: a symlink swapped in meanwhile cannot redirect it (CVE-2025-52565).
 fn mount_dev_console(name: &str, slave: BorrowedFd<'_>) -> Result<()> {
     let console = Path::new("/dev/console");
@@ -140,22 +140,12 @@ fn mount_dev_console(name: &str, slave: BorrowedFd<'_>) -> Result<()> {
     if !(kind.is_file() || kind.is_char_device()) {
         bail!("process.terminal: /dev/console is not a file or a character device");
     }
-    let target = crate::sys::fd_path(&target);
-    let bind = |src: &str| {
-        nix::mount::mount(
-            Some(src),
-            &target,
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
-        )
-    };
-    if let Err(e) = bind(name) {
-        let via_fd = format!("/proc/self/fd/{}", slave.as_raw_fd());
-        bind(&via_fd).map_err(|_| {
-            anyhow!("process.terminal: bind-mounting {name} onto /dev/console: {e}")
-        })?;
-    }
+    // A detached bind of the slave itself, attached onto the fd: no path is resolved
+    // (neither the pty's name nor /proc/self/fd of the container's /proc).
+    let bind = crate::sys::open_tree_clone_fd(slave, false)
+        .map_err(|e| anyhow!("process.terminal: open_tree of {name}: {e}"))?;
+    crate::sys::move_mount_fd(bind.as_fd(), target.as_fd())
+        .map_err(|e| anyhow!("process.terminal: bind-mounting {name} onto /dev/console: {e}"))?;
     Ok(())
 }
 

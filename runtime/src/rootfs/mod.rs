@@ -174,41 +174,41 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// A recursive read-only bind of the path onto itself (runc's readonlyPaths): the tree is
+/// cloned from the fd, made read-only while detached, and attached onto the same fd. No
+/// path through the container's /proc is involved (a mount over /proc/1/fd, or a /proc
+/// that is not procfs, cannot redirect it).
 fn readonly(root: &File, path: &Path) -> Result<()> {
     let fd = match paths::open_in_root(root.as_fd(), path, libc::O_PATH) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let p = sys::fd_path(&fd);
-    mount(
-        Some(&p),
-        &p,
-        none(),
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        none(),
-    )?;
-    let fd = paths::open_in_root(root.as_fd(), path, libc::O_PATH)?;
+    let tree = sys::open_tree_clone_fd(fd.as_fd(), true).map_err(|e| anyhow!("open_tree: {e}"))?;
     sys::mount_setattr(
-        fd.as_raw_fd(),
+        tree.as_raw_fd(),
         Path::new(""),
         true,
         sys::MOUNT_ATTR_RDONLY,
         0,
         0,
-    )?;
+    )
+    .map_err(|e| anyhow!("mount_setattr: {e}"))?;
+    sys::move_mount_fd(tree.as_fd(), fd.as_fd()).map_err(|e| anyhow!("move_mount: {e}"))?;
     Ok(())
 }
 
+/// A directory gets a read-only tmpfs, anything else a bind of the null device; both are
+/// made detached and attached onto the path's fd (no path through /proc).
 fn mask(root: &File, path: &Path) -> Result<()> {
     let fd = match paths::open_in_root(root.as_fd(), path, libc::O_PATH) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let p = sys::fd_path(&fd);
-    if std::fs::metadata(&p)?.is_dir() {
-        mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, none())?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    let src = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        sys::fsmount_tmpfs_ro().map_err(|e| anyhow!("tmpfs: {e}"))?
     } else {
         // Only ever the real null device: a container could have replaced /dev/null.
         let null = File::open("/dev/null")?;
@@ -216,13 +216,9 @@ fn mask(root: &File, path: &Path) -> Result<()> {
         if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
             return Err(anyhow!("/dev/null is not the null device"));
         }
-        mount(
-            Some(&sys::fd_path(&null)),
-            &p,
-            none(),
-            MsFlags::MS_BIND,
-            none(),
-        )?;
-    }
+        sys::open_tree_clone_fd(null.as_fd(), false)
+            .map_err(|e| anyhow!("open_tree /dev/null: {e}"))?
+    };
+    sys::move_mount_fd(src.as_fd(), fd.as_fd()).map_err(|e| anyhow!("move_mount: {e}"))?;
     Ok(())
 }

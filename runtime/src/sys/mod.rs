@@ -299,3 +299,81 @@ pub fn execveat_fd(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> std::i
     };
     std::io::Error::last_os_error()
 }
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+
+/// open_tree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH): a detached bind mount of what `fd`
+/// refers to (with the mounts below it when `recursive`), owned by the returned fd. No
+/// path is resolved.
+pub fn open_tree_clone_fd(fd: BorrowedFd, recursive: bool) -> std::io::Result<OwnedFd> {
+    let mut flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: valid fd and empty NUL-terminated path; the fd returned is ours.
+    owned_fd(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
+}
+
+/// move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH): attach
+/// the detached mount `from` on top of what `to` refers to. No path is resolved, so
+/// nothing mounted over /proc can redirect it.
+pub fn move_mount_fd(from: BorrowedFd, to: BorrowedFd) -> std::io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: valid fds and empty NUL-terminated paths.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+/// A detached read-only tmpfs (source "tmpfs"): fsopen, fsconfig(source, CMD_CREATE),
+/// fsmount(MOUNT_ATTR_RDONLY). The fd is the mount's root.
+pub fn fsmount_tmpfs_ro() -> std::io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: valid NUL-terminated name; the fd returned is ours.
+    let fs =
+        owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: our fs context fd, NUL-terminated key and value.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            c"source".as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+        )
+    })?;
+    // SAFETY: plain syscall on our fs context fd, no key/value.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: plain syscall; the fd returned is ours.
+    owned_fd(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            MOUNT_ATTR_RDONLY as libc::c_uint,
+        )
+    })
+}

@@ -803,3 +803,78 @@ fn masking_uses_the_real_null_device() {
         );
     }
 }
+
+/// A config mount over `/proc/1/fd` (a host directory of symlinks `0`..`255`) makes every
+/// `/proc/self/fd/N` of the container's /proc resolve elsewhere (here to the container's
+/// exec fifo, rt's state directory bound in, so that the init's reopen of the fifo still
+/// works). maskedPaths and readonlyPaths are mounted onto fds (open_tree, fsmount,
+/// move_mount): the masked file and directory must be masked, the read-only directory
+/// read-only, and the rest of the rootfs (not root.readonly) still writable. Each list is
+/// checked alone: mounts through `/proc/self/fd/N` leave the masked paths silently
+/// unmasked, and fail the read-only path with EINVAL.
+#[test]
+fn masked_and_readonly_paths_do_not_go_through_proc() {
+    let rt = Rt::new();
+    fs::create_dir_all(&rt.root).unwrap();
+    let script = "cat /etc/masked; ls /etc/maskdir; \
+                  touch /etc/rodir/x 2>/dev/null && echo ro-writable; \
+                  touch /etc/rwfile && echo rw-ok";
+    let cases = [
+        (
+            "masked",
+            json!(["/etc/masked", "/etc/maskdir"]),
+            json!([]),
+            "ro-writable\nrw-ok",
+        ),
+        (
+            "readonly",
+            json!([]),
+            json!(["/etc/rodir"]),
+            "masked-secret\nhidden\nrw-ok",
+        ),
+    ];
+    for (what, masked, readonly, want) in cases {
+        let id = unique_id("procfd");
+        let mut b = Bundle::busybox(&["sh", "-c", script]);
+        b.set_readonly(false);
+        let rootfs = b.rootfs();
+        fs::write(rootfs.join("etc/masked"), "masked-secret\n").unwrap();
+        fs::create_dir_all(rootfs.join("etc/maskdir")).unwrap();
+        fs::write(rootfs.join("etc/maskdir/hidden"), "h").unwrap();
+        fs::create_dir_all(rootfs.join("etc/rodir")).unwrap();
+        fs::create_dir_all(rootfs.join("state")).unwrap();
+        let fake = b.dir.join("fake-fd");
+        fs::create_dir_all(&fake).unwrap();
+        let fifo = format!("/state/{id}/exec.fifo");
+        for n in 0..256 {
+            std::os::unix::fs::symlink(&fifo, fake.join(n.to_string())).unwrap();
+        }
+        let mounts = b.config["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/state", "type": "bind",
+            "source": rt.root.to_str().unwrap(), "options": ["rbind"]}));
+        mounts.push(json!({"destination": "/proc/1/fd", "type": "bind",
+            "source": fake.to_str().unwrap(), "options": ["rbind", "ro"]}));
+        let linux = &mut b.config["linux"];
+        linux["maskedPaths"] = masked;
+        linux["readonlyPaths"] = readonly;
+        let has_pidns = linux["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "pid");
+        assert!(
+            has_pidns,
+            "the test needs the init to be pid 1 of its /proc"
+        );
+        b.save();
+        let out = rt.run(&["run", "--bundle", b.dir_str(), &id]);
+        let _ = rt.run(&["delete", "-f", &id]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{what}: run failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout.trim(), want, "{what}");
+    }
+}
