@@ -340,5 +340,5 @@ if [ "${BENCH_SHIM:-1}" = 1 ]; then
     note "containerd shims: hack/bench-shim.sh (BENCH_SHIM=0 skips)"
     shim_args=(-n "$N")
     [ "$BUILD" = 1 ] || shim_args+=(--no-build)
-    bash "$here/bench-shim.sh" "${shim_args[@]}" >"$out" || die "hack/bench-shim.sh failed"
+    bash "$here/bench-shim.sh" "${shim_args[@]}" >&"$outfd" || die "hack/bench-shim.sh failed"
 fi
