@@ -335,27 +335,33 @@ pub fn move_mount_fd(from: BorrowedFd, to: BorrowedFd) -> std::io::Result<()> {
     .map(drop)
 }
 
-/// A detached read-only tmpfs (source "tmpfs"): fsopen, fsconfig(source, CMD_CREATE),
-/// fsmount(MOUNT_ATTR_RDONLY). The fd is the mount's root.
-pub fn fsmount_tmpfs_ro() -> std::io::Result<OwnedFd> {
+/// A new mount of `fstype` attached to no tree: fsopen, fsconfig("source", `source`) when
+/// given, fsconfig(CMD_CREATE), fsmount with `attrs` (MOUNT_ATTR_*). The fd is the mount's
+/// root.
+pub fn fsmount_detached(
+    fstype: &std::ffi::CStr,
+    source: Option<&std::ffi::CStr>,
+    attrs: u64,
+) -> std::io::Result<OwnedFd> {
     const FSOPEN_CLOEXEC: libc::c_uint = 1;
     const FSCONFIG_SET_STRING: libc::c_uint = 1;
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     const FSMOUNT_CLOEXEC: libc::c_uint = 1;
     // SAFETY: valid NUL-terminated name; the fd returned is ours.
-    let fs =
-        owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?;
-    // SAFETY: our fs context fd, NUL-terminated key and value.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_SET_STRING,
-            c"source".as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-        )
-    })?;
+    let fs = owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
+    if let Some(source) = source {
+        // SAFETY: our fs context fd, NUL-terminated key and value.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                c"source".as_ptr(),
+                source.as_ptr(),
+                0,
+            )
+        })?;
+    }
     // SAFETY: plain syscall on our fs context fd, no key/value.
     check(unsafe {
         libc::syscall(
@@ -373,7 +379,12 @@ pub fn fsmount_tmpfs_ro() -> std::io::Result<OwnedFd> {
             libc::SYS_fsmount,
             fs.as_raw_fd(),
             FSMOUNT_CLOEXEC,
-            MOUNT_ATTR_RDONLY as libc::c_uint,
+            attrs as libc::c_uint,
         )
     })
+}
+
+/// A detached read-only tmpfs (source "tmpfs").
+pub fn fsmount_tmpfs_ro() -> std::io::Result<OwnedFd> {
+    fsmount_detached(c"tmpfs", Some(c"tmpfs"), MOUNT_ATTR_RDONLY)
 }
