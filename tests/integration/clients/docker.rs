@@ -699,8 +699,11 @@ fn docker_memory_limit_oom_is_reported() {
     let name = unique_id("oom");
     let out = d.sh(
         &format!("--name {name} --memory 32m --memory-swap 32m"),
-        // 2^28 bytes, doubled: far over the limit, yet bounded if the limit is missing
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+        // 2^28 bytes, doubled: far over the limit, yet bounded if the limit is missing.
+        // The sleep first: containerd's runc shim starts watching memory.oom_control only
+        // after Start returns, and an OOM kill before that is reported as a plain exit
+        // (OOMKilled false) with any runtime.
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; sleep 1; \
          x=a; i=0; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done",
     );
     assert_eq!(out.code(), 137, "{}\nstderr: {}", out.desc, out.stderr);
