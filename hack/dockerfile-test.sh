@@ -32,14 +32,18 @@ mkdir -p "$work"
 mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Codename: bookworm' 2>/dev/null \
     | grep -m1 '/debian/$' || true)
 mirror=${mirror:-http://deb.debian.org/debian/}
-if [ ! -s "$work/bookworm.tar" ]; then
+# (protobuf-compiler, libprotobuf-dev: the k8s-cri crate's build script runs protoc.) A
+# cached base made with another package list is made again: the build has no network.
+pkgs=gcc,libc6-dev,libseccomp-dev,busybox-static,procps,protobuf-compiler,libprotobuf-dev
+if [ ! -s "$work/bookworm.tar" ] || [ "$(cat "$work/bookworm.pkgs" 2>/dev/null)" != "$pkgs" ]; then
     note "debootstrap bookworm from $mirror"
     rm -rf "$work/rootfs"
-    debootstrap --variant=minbase --include=gcc,libc6-dev,libseccomp-dev,busybox-static,procps \
+    debootstrap --variant=minbase --include="$pkgs" \
         bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
         die "debootstrap failed, see $work/debootstrap.log"
     tar -C "$work/rootfs" -cf "$work/bookworm.tar.tmp" .
     mv "$work/bookworm.tar.tmp" "$work/bookworm.tar"
+    echo "$pkgs" >"$work/bookworm.pkgs"
     rm -rf --one-file-system "$work/rootfs"
 fi
 
