@@ -53,25 +53,6 @@ fn settle(cond: impl FnMut() -> bool) -> bool {
     client::settle(SETTLE, cond)
 }
 
-/// Every cgroup hierarchy root (v1 controllers, name=systemd, the hybrid cgroup2 one).
-fn cgroup_roots() -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut roots: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            pre.split_whitespace().nth(4).map(PathBuf::from)
-        })
-        .collect();
-    roots.sort();
-    roots.dedup();
-    roots
-}
-
 /// The root of the v1 hierarchy holding `controller` (e.g. "memory", "cpu").
 fn v1_root(controller: &str) -> PathBuf {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -379,7 +360,7 @@ fn remove_leftovers(dir: &Path, cgroup_parent: &str) -> Vec<String> {
     for m in points {
         let _ = Command::new("umount").args(["-l", m]).status();
     }
-    for root in cgroup_roots() {
+    for root in client::cgroup_roots() {
         let parent = root.join(cgroup_parent.trim_start_matches('/'));
         if let Ok(rd) = fs::read_dir(&parent) {
             for e in rd.flatten() {
@@ -430,7 +411,7 @@ fn sweep_stale_daemons() {
             })
             .filter_map(|p| p.file_name().to_string_lossy().parse().ok())
             .collect();
-        for root in cgroup_roots() {
+        for root in client::cgroup_roots() {
             let parent = root.join(cgroup_parent.trim_start_matches('/'));
             for c in fs::read_dir(&parent).into_iter().flatten().flatten() {
                 let procs = fs::read_to_string(c.path().join("cgroup.procs")).unwrap_or_default();
@@ -444,7 +425,7 @@ fn sweep_stale_daemons() {
         // The containers' cgroups, once their killed processes are gone.
         settle(|| {
             let mut left = false;
-            for root in cgroup_roots() {
+            for root in client::cgroup_roots() {
                 let parent = root.join(cgroup_parent.trim_start_matches('/'));
                 for c in fs::read_dir(&parent).into_iter().flatten().flatten() {
                     let _ = fs::remove_dir(c.path());
@@ -495,7 +476,7 @@ fn assert_gone(d: &Dockerd, id: &str) {
         "rt state dir {} still there after docker removed the container",
         state.display()
     );
-    for root in cgroup_roots() {
+    for root in client::cgroup_roots() {
         let cg = d.cgroup(&root, id);
         assert!(
             settle(|| !cg.exists()),

@@ -53,25 +53,6 @@ fn settle(cond: impl FnMut() -> bool) -> bool {
     client::settle(SETTLE, cond)
 }
 
-/// Every cgroup hierarchy root (v1 controllers, name=systemd, the hybrid cgroup2 one).
-fn cgroup_roots() -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut roots: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            pre.split_whitespace().nth(4).map(PathBuf::from)
-        })
-        .collect();
-    roots.sort();
-    roots.dedup();
-    roots
-}
-
 /// (pid, start time) of a live process, to tell it from a later one reusing the pid.
 fn proc_identity(pid: i32) -> Option<(i32, String)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -212,7 +193,7 @@ impl Drop for Podman {
         }
         // conmon leaves its cgroup (<parent>/conmon) only when it exits, after podman's
         // cleanup process: retry until the whole parent is gone.
-        let roots = cgroup_roots();
+        let roots = client::cgroup_roots();
         let gone = settle(|| {
             let mut left = false;
             for root in &roots {
@@ -259,7 +240,7 @@ fn assert_gone(p: &Podman, id: &str, cgroups_path: Option<&str>) {
         state.display()
     );
     if let Some(cg) = cgroups_path {
-        for root in cgroup_roots() {
+        for root in client::cgroup_roots() {
             let d = root.join(cg.trim_start_matches('/'));
             assert!(
                 settle(|| !d.exists()),

@@ -168,3 +168,22 @@ pub fn busybox_image_tar(dir: &Path) -> std::path::PathBuf {
     .ok();
     tar
 }
+
+/// Every cgroup hierarchy root (v1 controllers, name=systemd, the hybrid cgroup2 one).
+pub fn cgroup_roots() -> Vec<std::path::PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut roots: Vec<std::path::PathBuf> = text
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            pre.split_whitespace().nth(4).map(std::path::PathBuf::from)
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
