@@ -426,6 +426,18 @@ impl StdioSetup {
 }
 
 impl Service {
+    /// `rt pause` or `rt resume` of container `id`, the state that State reports, and
+    /// `event`, published while the container is still locked (events stay in order).
+    fn set_paused<E: Event + Message>(&self, id: &str, paused: bool, event: E) -> TtrpcResult<()> {
+        let mut all = self.inner.lock();
+        let c = all.get_mut(id).ok_or_else(|| not_found(id))?;
+        c.rt.run(&[if paused { "pause" } else { "resume" }, id])
+            .map_err(internal)?;
+        c.paused = paused;
+        self.inner.publish(event);
+        Ok(())
+    }
+
     /// Records the exit of `pid` (init when `exec_id` is empty) and publishes TaskExit.
     fn watch_exit(&self, cid: String, exec_id: String, pid: u32, sub: Subscription) {
         let inner = self.inner.clone();
@@ -816,26 +828,20 @@ impl containerd_shim::Task for Service {
     }
 
     fn pause(&self, _ctx: &TtrpcContext, req: api::PauseRequest) -> TtrpcResult<api::Empty> {
-        let mut all = self.inner.lock();
-        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
-        c.rt.run(&["pause", &req.id]).map_err(internal)?;
-        c.paused = true;
-        self.inner.publish(TaskPaused {
+        let event = TaskPaused {
             container_id: req.id.clone(),
             ..Default::default()
-        });
+        };
+        self.set_paused(&req.id, true, event)?;
         Ok(api::Empty::new())
     }
 
     fn resume(&self, _ctx: &TtrpcContext, req: api::ResumeRequest) -> TtrpcResult<api::Empty> {
-        let mut all = self.inner.lock();
-        let c = all.get_mut(&req.id).ok_or_else(|| not_found(&req.id))?;
-        c.rt.run(&["resume", &req.id]).map_err(internal)?;
-        c.paused = false;
-        self.inner.publish(TaskResumed {
+        let event = TaskResumed {
             container_id: req.id.clone(),
             ..Default::default()
-        });
+        };
+        self.set_paused(&req.id, false, event)?;
         Ok(api::Empty::new())
     }
 
