@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-struct Config {
+/// Where and how rt logs; carried across the init's re-exec (crate::exe).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Config {
     file: Option<PathBuf>,
     json: bool,
     debug: bool,
@@ -21,6 +23,16 @@ pub fn init(file: Option<PathBuf>, format: &str, debug: bool) -> crate::Result<(
     };
     let _ = CONFIG.set(Config { file, json, debug });
     Ok(())
+}
+
+/// The settings in force, if any (to hand to a re-exec'd init).
+pub fn current() -> Option<Config> {
+    CONFIG.get().cloned()
+}
+
+/// Take over settings from `current()` of the process we were exec'd from.
+pub fn restore(c: Config) {
+    let _ = CONFIG.set(c);
 }
 
 fn write(level: &str, msg: &str) {

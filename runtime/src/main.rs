@@ -1,6 +1,11 @@
 use clap::Parser;
 
 fn main() {
+    // The container's init, re-exec'd from the sealed binary by `rt create` (rt::exe).
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == rt::exe::INIT_ARG) {
+        rt::container::init::resume_main(args.next());
+    }
     let cli = match rt::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -14,12 +19,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // CVE-2019-5736: the commands that start container processes run from a read-only
-    // mount of the rt binary (see rt::exe).
-    if matches!(
-        cli.command,
-        Some(rt::cli::Command::Create(_) | rt::cli::Command::Run(_) | rt::cli::Command::Exec(_))
-    ) {
+    // CVE-2019-5736: `exec` runs from a read-only mount of the rt binary, as the child
+    // it makes joins the container (see rt::exe; `create` and `run` decide in create).
+    if matches!(cli.command, Some(rt::cli::Command::Exec(_))) {
         if let Err(e) = rt::exe::ensure_readonly() {
             eprintln!("rt: {e:#}");
             std::process::exit(1);

@@ -32,6 +32,26 @@ pub struct Plan {
     pub join: Vec<(LinuxNamespaceType, File)>,
 }
 
+impl Plan {
+    /// Whether the init will be in rt's own pid namespace (none new, none joined, or
+    /// ours joined by path): then the container can see rt's processes.
+    pub fn shares_our_pid_ns(&self) -> Result<bool> {
+        if self.clone_flags.contains(CloneFlags::CLONE_NEWPID) {
+            return Ok(false);
+        }
+        let Some(joined) = &self.join_pid else {
+            return Ok(true);
+        };
+        let ours = std::fs::metadata("/proc/self/ns/pid")
+            .map_err(|e| anyhow!("/proc/self/ns/pid: {e}"))?;
+        let theirs = joined
+            .metadata()
+            .map_err(|e| anyhow!("linux.namespaces: pid namespace: {e}"))?;
+        use std::os::unix::fs::MetadataExt;
+        Ok(ours.dev() == theirs.dev() && ours.ino() == theirs.ino())
+    }
+}
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,

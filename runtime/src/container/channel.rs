@@ -13,8 +13,9 @@ pub enum Msg {
     MapsDone,
     /// intermediate → rt: the init's pid (in rt's pid namespace).
     InitPid(i32),
-    /// rt → init: id maps written, cgroup joined: go on. Carries the state JSON
-    /// (with the init's host pid) that hooks run inside the container get.
+    /// rt → init: id maps written, the init's pid recorded. Carries the state JSON (with
+    /// the init's host pid) that hooks run inside the container get. An init in a user
+    /// namespace waits for it before anything else; others only before the hooks.
     Go { state: String },
     /// init → rt: namespaces and mounts are ready: run prestart/createRuntime hooks.
     RunHooks,
@@ -46,6 +47,21 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// The socket's fd number (to keep it across the init's re-exec).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The channel on `fd`, inherited across the init's re-exec.
+    ///
+    /// # Safety
+    /// `fd` must be open, a socket of `pair()`, and owned by nothing else.
+    pub unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Channel {
+        Channel {
+            fd: std::os::fd::FromRawFd::from_raw_fd(fd),
+        }
+    }
+
     /// Send `msg`. If the peer is gone, its last words (an `Error` it sent before
     /// exiting) are the error, not EPIPE.
     pub fn send(&self, msg: &Msg) -> Result<()> {

@@ -70,6 +70,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     }
     let linux = spec.linux().as_ref();
     let ns = namespaces::plan(linux)?;
+    // CVE-2019-5736: a container in rt's own pid namespace can reach rt itself, so rt
+    // runs from a read-only mount of its binary first (see crate::exe). Otherwise only the
+    // init is reachable, and it re-execs itself from `sealed`, off the start path.
+    if ns.shares_our_pid_ns()? {
+        crate::exe::ensure_readonly()?;
+    }
+    let sealed = crate::exe::sealed()?;
 
     crate::logging::debug("create: config loaded and validated");
     // 2. The container's directory claims the id; its lock keeps other rt calls on this id
@@ -173,13 +180,16 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
                 no_new_keyring: opts.no_new_keyring,
                 extra_fds: extra_fds(opts.preserve_fds),
                 id,
+                sealed,
             },
             init_chan,
         );
     }
-    // Our copies of the child's ends: the init's EOF must reach us if it dies.
+    // Our copies of the child's ends: the init's EOF must reach us if it dies. The
+    // init's copy of the sealed binary is the last: it goes at its exec, not at our exit.
     drop(init_chan);
     drop(console_init);
+    drop(sealed);
     let pid = if via_intermediate {
         undo.pid = Some(child);
         let pid = await_init(child, &chan, linux)?;

@@ -1,10 +1,12 @@
-//! The container's init, from the clone to execve. It runs in the forked copy of rt:
-//! single-threaded, every namespace already new or about to be joined.
+//! The container's init, from the clone to execve. It starts in the forked copy of rt
+//! (single-threaded, every namespace already new or about to be joined) and re-execs from
+//! a read-only mount of rt's binary (CVE-2019-5736, see crate::exe) as `rt __rt-init`.
 //!
-//! Stages, in order: wait for rt (maps, cgroup) → join namespaces → mounts and /dev →
-//! runtime hooks (run by rt) → createContainer hooks → pivot_root → console → hostname,
-//! sysctl → masked and readonly paths → process attributes → seccomp compiled → Ready →
-//! (start) → startContainer hooks → capabilities, user, no_new_privs, seccomp → execve.
+//! Stages, in order: join namespaces (in a user namespace: after rt's maps) → re-exec →
+//! mounts and /dev → runtime hooks (run by rt, once we sit in our cgroup) →
+//! createContainer hooks → pivot_root → console → hostname, sysctl → masked and readonly
+//! paths → process attributes → seccomp compiled → Ready → (start) → startContainer
+//! hooks → capabilities, user, no_new_privs, seccomp → execve.
 use super::channel::{Channel, Msg};
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, Plan};
@@ -12,12 +14,13 @@ use crate::{capabilities, console, hooks, process, rootfs, seccomp, sys, Result}
 use anyhow::{anyhow, Context};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::{Process, Spec};
+use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
@@ -32,14 +35,89 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub extra_fds: u32,
     pub id: &'a str,
+    /// rt's binary on a read-only mount (`crate::exe::sealed`): the init re-execs from
+    /// it once rt lets it go. None when rt already runs from a read-only mount.
+    pub sealed: Option<OwnedFd>,
 }
 
-/// Never returns: execs the container process or exits.
-pub fn main(args: InitArgs, chan: Channel) -> ! {
-    let err = match run(args, &chan) {
+/// What the init carries from its first stage (in the clone of rt) to the rest (after
+/// its re-exec from the sealed binary, or straight on when there is none).
+#[derive(Serialize, Deserialize)]
+pub struct Resume {
+    spec: Spec,
+    rootfs: PathBuf,
+    userns: bool,
+    new_cgroup: bool,
+    cgroup: Cgroup,
+    fifo: PathBuf,
+    /// The fd of the console socket, if any.
+    console: Option<RawFd>,
+    /// The fd of the channel to rt.
+    chan: RawFd,
+    no_pivot: bool,
+    extra_fds: u32,
+    /// The state JSON for hooks run inside the container, from rt's `Go`: received
+    /// before the re-exec only in a user namespace (which needs rt's id maps first).
+    hook_state: Option<String>,
+    log: Option<crate::logging::Config>,
+}
+
+/// The init, in the clone of rt. Never returns: execs the container process or exits.
+pub fn main(mut args: InitArgs, chan: Channel) -> ! {
+    let sealed = args.sealed.take();
+    let resume = match join(args, &chan) {
+        Ok(r) => r,
+        Err(e) => fail(&chan, e),
+    };
+    if let Some(bin) = sealed {
+        // CVE-2019-5736 (see crate::exe): from here on the init runs from the read-only
+        // mount. rt meanwhile joins us to our cgroup, which takes longer on v1.
+        let keep: Vec<RawFd> = [Some(resume.chan), resume.console]
+            .into_iter()
+            .flatten()
+            .collect();
+        let e = match serde_json::to_vec(&resume) {
+            Ok(state) => crate::exe::exec_init(bin.as_fd(), &state, &keep),
+            Err(e) => e.into(),
+        };
+        fail(&chan, e)
+    }
+    finish(resume, chan)
+}
+
+/// `rt __rt-init FD`: the init after its re-exec; `arg` names the memfd with its state.
+pub fn resume_main(arg: Option<std::ffi::OsString>) -> ! {
+    let resume = crate::exe::take_init_state(arg).and_then(|b| {
+        serde_json::from_slice::<Resume>(&b).map_err(|e| anyhow!("the init's state: {e}"))
+    });
+    match resume {
+        Ok(r) => {
+            if let Some(log) = r.log.clone() {
+                crate::logging::restore(log);
+            }
+            // SAFETY: the channel's fd, kept open across our exec by `main`; ours alone.
+            let chan = unsafe { Channel::from_raw_fd(r.chan) };
+            finish(r, chan)
+        }
+        Err(e) => {
+            // No channel to report on: rt sees the init exit before it was ready.
+            let _ = writeln!(std::io::stderr(), "rt: init: {e:#}");
+            // SAFETY: _exit, nothing to flush.
+            unsafe { libc::_exit(127) }
+        }
+    }
+}
+
+fn finish(resume: Resume, chan: Channel) -> ! {
+    let err = match run(resume, &chan) {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    fail(&chan, err)
+}
+
+/// Report `err` to rt (or, once rt is gone, on the container's stderr) and exit.
+fn fail(chan: &Channel, err: anyhow::Error) -> ! {
     let msg = format!("{err:#}");
     if chan.send(&Msg::Error(msg.clone())).is_err() {
         // rt is gone (we were started): the container's stderr is all we have.
@@ -51,27 +129,21 @@ pub fn main(args: InitArgs, chan: Channel) -> ! {
 
 pub enum Never {}
 
-fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
-    let spec = args.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| anyhow!("process: missing"))?;
-    let linux = spec.linux().as_ref();
+/// The init's first stage, in the clone of rt: enter the joined namespaces and, in a
+/// user namespace, wait for rt's `Go` (id maps written) and become its root, so that the
+/// re-exec keeps the capabilities. Without one, the re-exec does not wait for rt.
+fn join(args: InitArgs, chan: &Channel) -> Result<Resume> {
+    let userns = args.ns.new_user || args.ns.join_user.is_some();
     // Defence in depth for CVE-2019-5736 (see crate::exe): until execve, nothing in the
     // container may ptrace us or open our /proc files (exe, fds). execve resets it. Not in
     // a user namespace, where it would make our own /proc files unreachable to us.
-    if !(args.ns.new_user || args.ns.join_user.is_some()) {
+    if !userns {
         nix::sys::prctl::set_dumpable(false)?;
     }
-
-    let hook_state = match chan.recv()? {
-        Msg::Go { state } => state,
-        m => return Err(anyhow!("protocol error: expected Go, got {m:?}")),
+    let hook_state = match userns {
+        true => Some(go(chan)?),
+        false => None,
     };
-    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-
-    // Namespaces.
     if !args.joined {
         namespaces::enter_joined(&args.ns.join)?;
     }
@@ -79,18 +151,54 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         // Best effort, as in runc: some kernels/LSMs refuse keyrings in containers.
         let _ = sys::join_session_keyring(args.id);
     }
-    if args.ns.new_user || args.ns.join_user.is_some() {
+    if userns {
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
     }
+    Ok(Resume {
+        spec: args.spec.clone(),
+        rootfs: args.rootfs.to_path_buf(),
+        userns,
+        new_cgroup: args.ns.new_cgroup,
+        cgroup: args.cgroup.clone(),
+        fifo: args.fifo.to_path_buf(),
+        console: args.console.map(IntoRawFd::into_raw_fd),
+        chan: chan.raw_fd(),
+        no_pivot: args.no_pivot,
+        extra_fds: args.extra_fds,
+        hook_state,
+        log: crate::logging::current(),
+    })
+}
+
+/// rt's `Go`: the state JSON for hooks run inside the container.
+fn go(chan: &Channel) -> Result<String> {
+    match chan.recv()? {
+        Msg::Go { state } => Ok(state),
+        m => Err(anyhow!("protocol error: expected Go, got {m:?}")),
+    }
+}
+
+fn run(args: Resume, chan: &Channel) -> Result<Never> {
+    let spec = &args.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: missing"))?;
+    let linux = spec.linux().as_ref();
+    // Again after a re-exec, which made us dumpable (see `join`).
+    if !args.userns {
+        nix::sys::prctl::set_dumpable(false)?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     // CVE-2025-52881: rt's own procfs for its /proc writes, taken before any mount.
     process::pin_procfs().map_err(|e| anyhow!("opening a private procfs: {e}"))?;
     // The exec fifo is a host path: hold it before pivot_root.
     let fifo = nix::fcntl::open(
-        args.fifo,
+        &args.fifo,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
@@ -98,17 +206,16 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
 
     crate::logging::debug("init: namespaces joined");
     // Mounts, /dev, then the hooks that want to see them.
-    rootfs::prepare(
-        spec,
-        args.rootfs,
-        args.cgroup,
-        args.ns.new_user || args.ns.join_user.is_some(),
-    )?;
+    rootfs::prepare(spec, &args.rootfs, &args.cgroup, args.userns)?;
     // rt now joins us to our cgroup (slow on v1: an RCU grace period), then runs the
     // prestart and createRuntime hooks and answers HooksDone. Hooks must see us in our
     // cgroup and run before pivot_root, so with hooks we wait here; without, the wait
     // moves to just before anything that needs the cgroup, and the two overlap.
     crate::logging::debug("init: mounts and /dev made");
+    let hook_state = match args.hook_state {
+        Some(s) => s,
+        None => go(chan)?,
+    };
     chan.send(&Msg::RunHooks)?;
     let mut in_cgroup = false;
     if let Some(h) = spec.hooks() {
@@ -127,8 +234,10 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         )?;
     }
     crate::logging::debug("init: before pivot_root");
-    rootfs::pivot(args.rootfs, args.no_pivot)?;
-    if let Some(sock) = args.console {
+    rootfs::pivot(&args.rootfs, args.no_pivot)?;
+    if let Some(fd) = args.console {
+        // SAFETY: the console socket's fd, handed over by `join`; ours alone.
+        let sock = unsafe { UnixStream::from_raw_fd(fd) };
         let size = process
             .console_size()
             .as_ref()
@@ -168,7 +277,7 @@ fn run(args: InitArgs, chan: &Channel) -> Result<Never> {
         chan.expect(Msg::HooksDone)?;
     }
     // rt has put us in our cgroup by now: it becomes the cgroup namespace's root.
-    if args.ns.new_cgroup {
+    if args.new_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| anyhow!("linux.namespaces: new cgroup namespace: {e}"))?;
     }

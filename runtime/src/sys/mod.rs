@@ -235,6 +235,19 @@ pub fn cloexec_from(first: u32) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// Let `fd` survive execve (clear FD_CLOEXEC).
+pub fn clear_cloexec(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: plain fcntl on an fd number; the kernel checks it.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// memfd_create(name, MFD_CLOEXEC): an anonymous file in memory.
+pub fn memfd(name: &str) -> std::io::Result<OwnedFd> {
+    let n = CString::new(name).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    // SAFETY: valid string pointer; the fd returned is ours.
+    owned_fd(unsafe { libc::memfd_create(n.as_ptr(), libc::MFD_CLOEXEC) })
+}
+
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a fresh session keyring for the container.
 pub fn join_session_keyring(name: &str) -> std::io::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;

@@ -201,6 +201,58 @@ fn proc_self_exe_of_the_init_is_not_writable() {
     assert_exe_untouched(&report, &copy, &sha);
 }
 
+/// Without a pid namespace the container sees rt itself: `rt run` in the foreground stays,
+/// the container's parent, until the container ends. A container in the host's pid
+/// namespace holds /proc/<rt>/exe and writes through it once rt is gone.
+#[test]
+fn rt_itself_is_sealed_when_the_container_shares_its_pid_namespace() {
+    let rt = Rt::new();
+    let copy = RtCopy::new();
+    let sha = copy.sha256();
+    let mut victim = Bundle::busybox(&["sleep", "60"]);
+    victim.remove_namespace("pid");
+    victim.save();
+    let id = unique_id("victim");
+    let mut run = copy
+        .cmd(&rt)
+        .args(["run", "--bundle", victim.dir_str(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = rt.cmd().args(["state", &id]).output().unwrap();
+        let running =
+            serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["status"] == "running");
+        if running {
+            break;
+        }
+        if let Ok(Some(st)) = run.try_wait() {
+            panic!("rt run of the victim ended early: {st}");
+        }
+        assert!(Instant::now() < deadline, "the victim never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rt_pid = i64::from(run.id());
+    let exe_ino = fs::metadata(format!("/proc/{rt_pid}/exe"))
+        .map(|m| m.ino())
+        .ok();
+    let mut attacker = Attacker::start(&rt, rt_pid, false);
+    attacker.wait_ready();
+    rt.ok(&["kill", &id, "KILL"]);
+    let status = run.wait().unwrap();
+    let report = attacker.go();
+    let _ = rt.cmd().args(["delete", "-f", &id]).output();
+    assert!(!status.success(), "rt run of the killed victim exited 0");
+    assert_eq!(
+        exe_ino,
+        fs::metadata(&copy.bin).map(|m| m.ino()).ok(),
+        "the victim's rt was not the copy under test: {report}"
+    );
+    assert_exe_untouched(&report, &copy, &sha);
+}
+
 /// A pipe whose buffer is full: whoever writes to it blocks.
 fn full_pipe() -> (OwnedFd, OwnedFd) {
     let (r, w) = nix::unistd::pipe().unwrap();
@@ -220,14 +272,14 @@ fn full_pipe() -> (OwnedFd, OwnedFd) {
 /// The entrypoint `#!/proc/self/exe` makes the init exec the rt binary itself as the
 /// container process; it stays (blocked writing its usage error to a full pipe) while a
 /// container in the host's pid namespace (so that killing the victim does not end it)
-/// takes /proc/<pid>/exe, and is killed before the write.
+/// takes /proc/<pid>/exe, and is killed before the write. The victim has its own pid
+/// namespace: only the init's own re-exec protects it (not rt's, see the next test).
 #[test]
 fn shebang_proc_self_exe_entrypoint_cannot_overwrite_rt() {
     let rt = Rt::new();
     let copy = RtCopy::new();
     let sha = copy.sha256();
-    let mut victim = Bundle::busybox(&["/entry"]);
-    victim.remove_namespace("pid");
+    let victim = Bundle::busybox(&["/entry"]);
     fs::write(victim.rootfs().join("entry"), "#!/proc/self/exe\n").unwrap();
     fs::set_permissions(
         victim.rootfs().join("entry"),
