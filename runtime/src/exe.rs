@@ -102,6 +102,9 @@ pub fn take_init_state(arg: Option<OsString>) -> Result<Vec<u8>> {
         .and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
         .filter(|&fd| fd > 2)
         .ok_or_else(|| anyhow!("{INIT_ARG}: want the number of a memfd (internal to rt)"))?;
+    // Only a memfd has seals to query: anything else (a pipe, a tty) is not ours to read.
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GET_SEALS)
+        .map_err(|e| anyhow!("{INIT_ARG}: fd {fd} is not a memfd ({e}; internal to rt)"))?;
     // SAFETY: `exec_init` passed this fd, open, to the exec'd init; nothing else owns it.
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let mut f = std::fs::File::from(fd);

@@ -101,9 +101,9 @@ pub fn resume_main(arg: Option<std::ffi::OsString>) -> ! {
         }
         Err(e) => {
             // No channel to report on: rt sees the init exit before it was ready.
-            let _ = writeln!(std::io::stderr(), "rt: init: {e:#}");
+            let _ = writeln!(std::io::stderr(), "rt: {e:#}");
             // SAFETY: _exit, nothing to flush.
-            unsafe { libc::_exit(127) }
+            unsafe { libc::_exit(1) }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! Build the binaries first: `cargo build --workspace && cargo test -p integration --test bad_inputs`.
 use integration::*;
 use serde_json::{json, Value};
+use std::process::Command;
 
 /// stderr is exactly one non-empty line that contains `needle`; stdout is empty.
 fn assert_one_line(out: &std::process::Output, needle: &str, what: &str) {
@@ -707,4 +708,20 @@ fn net_devices_are_refused() {
         |v| v["linux"]["netDevices"] = json!({"eth9": {}}),
         "linux.netDevices",
     );
+}
+
+/// The init's hidden re-exec entry (`rt __rt-init FD`) refuses anything but a memfd: it
+/// never reads another fd (a terminal or a pipe could block it).
+#[test]
+fn hidden_init_entry_refuses_a_non_memfd() {
+    let out = output_with_timeout(Command::new(rt_bin()).arg("__rt-init"), cmd_timeout());
+    assert_one_line(&out, "__rt-init: want the number of a memfd", "no fd");
+    let out = output_with_timeout(
+        Command::new(rt_bin()).args(["__rt-init", "1"]),
+        cmd_timeout(),
+    );
+    assert_one_line(&out, "__rt-init: want the number of a memfd", "fd 1");
+    let script = format!("exec 5</dev/null; exec {} __rt-init 5", rt_bin().display());
+    let out = output_with_timeout(Command::new("bash").args(["-c", &script]), cmd_timeout());
+    assert_one_line(&out, "__rt-init: fd 5 is not a memfd", "fd 5 (/dev/null)");
 }
