@@ -2,7 +2,7 @@
 //! whatever a later stage fails on, `Undo` removes what earlier stages made.
 use super::channel::{self, Msg};
 use super::init::{self, InitArgs};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, Layout};
 use crate::cli::CreateOpts;
 use crate::state::{self, ContainerDir, State, Status};
 use crate::{hooks, namespaces, rootfs, spec, sys, Result};
@@ -93,10 +93,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         poststop: None,
     };
 
-    // 3. Its cgroup, with linux.resources applied. The state is recorded first, naming
-    // the cgroup directories about to be made, so that if rt dies from here on, `delete
-    // -f` finds and removes all of them.
+    // 3. Its cgroup. The state is recorded before any directory of it is made, naming
+    // them, so that if rt dies from then on, `delete -f` finds and removes all of them.
+    // On pure v2 the init is cloned into it, so it is made now; otherwise after the
+    // clone, while the init re-execs itself (see crate::exe).
     let mut cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let resources = linux.and_then(|l| l.resources().as_ref());
     let mut state = State {
         id: id.to_string(),
         pid: 0,
@@ -109,12 +111,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         config: spec.clone(),
         creating: true,
     };
-    dir.save(&state)?;
-    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
-    undo.cgroup = Some(cgroup.clone());
-    state.cgroup = cgroup.clone();
-
-    crate::logging::debug("create: cgroup made");
+    let cgroup_first = cgroup.layout == Layout::V2;
+    if cgroup_first {
+        dir.save(&state)?;
+        cgroup.create(resources)?;
+        undo.cgroup = Some(cgroup.clone());
+        crate::logging::debug("create: cgroup made");
+    }
     // 4. The exec fifo that `start` opens.
     let fifo = dir.exec_fifo();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -206,9 +209,16 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     // Recorded now so that `delete -f` can clean up after a create that died half-way.
     state.pid_start = state::process_start_time(pid).unwrap_or(0);
     dir.save(&state)?;
+    if !cgroup_first {
+        cgroup.create(resources)?;
+        undo.cgroup = Some(cgroup.clone());
+        crate::logging::debug("create: cgroup made");
+    }
+    state.cgroup = cgroup.clone();
 
     crate::logging::debug("create: init cloned");
-    // 7. Id maps, then the init may go on; it joins its cgroup while the init mounts.
+    // 7. Id maps, then the init may go on (it needs them, and its cgroup, before it
+    // mounts); it joins its cgroup while the init mounts.
     if !via_intermediate {
         namespaces::write_id_maps(pid, linux)?;
     }

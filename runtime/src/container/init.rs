@@ -57,7 +57,8 @@ pub struct Resume {
     no_pivot: bool,
     extra_fds: u32,
     /// The state JSON for hooks run inside the container, from rt's `Go`: received
-    /// before the re-exec only in a user namespace (which needs rt's id maps first).
+    /// before the re-exec only in a user namespace (which needs rt's id maps first);
+    /// otherwise the init re-execs while rt records it and makes its cgroup.
     hook_state: Option<String>,
     log: Option<crate::logging::Config>,
 }
@@ -204,6 +205,11 @@ fn run(args: Resume, chan: &Channel) -> Result<Never> {
     )
     .context("opening the exec fifo")?;
 
+    // rt has made our cgroup (mounted below) once it lets us go.
+    let hook_state = match args.hook_state {
+        Some(s) => s,
+        None => go(chan)?,
+    };
     crate::logging::debug("init: namespaces joined");
     // Mounts, /dev, then the hooks that want to see them.
     rootfs::prepare(spec, &args.rootfs, &args.cgroup, args.userns)?;
@@ -212,10 +218,6 @@ fn run(args: Resume, chan: &Channel) -> Result<Never> {
     // cgroup and run before pivot_root, so with hooks we wait here; without, the wait
     // moves to just before anything that needs the cgroup, and the two overlap.
     crate::logging::debug("init: mounts and /dev made");
-    let hook_state = match args.hook_state {
-        Some(s) => s,
-        None => go(chan)?,
-    };
     chan.send(&Msg::RunHooks)?;
     let mut in_cgroup = false;
     if let Some(h) = spec.hooks() {
