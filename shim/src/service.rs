@@ -219,9 +219,35 @@ impl containerd_shim::Shim for Shim {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .unwrap_or_else(|| opts.id.clone());
-        let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
-        containerd_shim::util::write_address(&address)?;
-        Ok(address)
+        if !crate::daemon::single_threaded() {
+            let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
+            containerd_shim::util::write_address(&address)?;
+            return Ok(address);
+        }
+        let address = containerd_shim::socket_address(&opts.address, &opts.namespace, &grouping);
+        let other = containerd_shim::Error::Other;
+        let listener = match crate::daemon::listen(&address).map_err(other)? {
+            crate::daemon::Listen::Served => {
+                containerd_shim::util::write_address(&address)?;
+                return Ok(address);
+            }
+            crate::daemon::Listen::Bound(l) => l,
+        };
+        if crate::daemon::fork_daemon().map_err(other)? {
+            drop(listener);
+            containerd_shim::util::write_address(&address)?;
+            return Ok(address);
+        }
+        // The daemon: serve, then exit without returning into the crate's `start` path.
+        self.socket = address;
+        let code = match self.serve(listener) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::error!("shim daemon: {e}");
+                1
+            }
+        };
+        std::process::exit(code)
     }
 
     /// Cleans up after a shim that is gone: force-deletes the container, unmounts the rootfs.
@@ -272,9 +298,23 @@ impl containerd_shim::Shim for Shim {
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
-        crate::logger::init(self.debug);
         // The crate's publisher is replaced by publish.rs (no protobuf reflection).
         drop(publisher);
+        self.service()
+    }
+}
+
+impl Shim {
+    /// The forked daemon's life (see daemon.rs): what the crate's bootstrap does for a
+    /// serving shim, on the socket the `start` action bound.
+    fn serve(&mut self, listener: std::os::unix::net::UnixListener) -> Result<(), String> {
+        crate::daemon::start_reaper()?;
+        let task = Arc::new(self.service());
+        crate::daemon::serve(listener, task, || containerd_shim::Shim::wait(self))
+    }
+
+    fn service(&self) -> Service {
+        crate::logger::init(self.debug);
         let (tx, rx) = channel::<Ev>();
         let ns = self.namespace.clone();
         let pending = self.pending.clone();
