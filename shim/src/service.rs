@@ -66,7 +66,7 @@ struct Proc {
     terminal: bool,
     stdin_keep: Option<io::StdinWriter>,
     console: Option<File>,
-    copier: Option<JoinHandle<()>>,
+    copier: Option<io::CopyDone>,
     /// An exec's OCI process (JSON), until it is started.
     spec: Vec<u8>,
 }
@@ -567,11 +567,8 @@ impl Service {
                 .get_mut(&cid)
                 .and_then(|c| c.proc_mut(&exec_id).ok())
                 .and_then(|p| p.copier.take());
-            if let Some(h) = copier {
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while !h.is_finished() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+            if let Some(done) = copier {
+                let _ = done.recv_timeout(Duration::from_secs(2));
             }
             let mut all = inner.lock();
             let Some(c) = all.get_mut(&cid) else {
