@@ -40,8 +40,14 @@ pub fn listen(address: &str) -> Result<Listen, String> {
     match UnixListener::bind(path) {
         Ok(l) => Ok(Listen::Bound(l)),
         Err(e) if e.kind() == ErrorKind::AddrInUse => {
-            if UnixStream::connect(path).is_ok() {
-                return Ok(Listen::Served);
+            // A few tries: another `start` for the pod may be between its bind and listen.
+            for i in 0..3 {
+                if UnixStream::connect(path).is_ok() {
+                    return Ok(Listen::Served);
+                }
+                if i < 2 {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
             }
             let _ = std::fs::remove_file(path);
             UnixListener::bind(path)
@@ -131,4 +137,47 @@ pub fn serve(
     wait();
     server.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sock_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rt-shim-daemon-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn listen_binds_then_finds_the_serving_shim() {
+        let d = sock_dir("served");
+        let addr = format!("unix://{}/s/sock", d.display());
+        let first = listen(&addr);
+        assert!(matches!(first, Ok(Listen::Bound(_))));
+        // A second `start` for the same address (a pod's next container): served already.
+        assert!(matches!(listen(&addr), Ok(Listen::Served)));
+        drop(first);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn listen_replaces_a_stale_socket() {
+        let d = sock_dir("stale");
+        let addr = format!("unix://{}/sock", d.display());
+        // A killed shim leaves its socket file with nothing listening.
+        drop(listen(&addr));
+        assert!(d.join("sock").exists());
+        let again = listen(&addr);
+        assert!(matches!(again, Ok(Listen::Bound(_))));
+        assert!(UnixStream::connect(d.join("sock")).is_ok());
+        drop(again);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn listen_names_the_path_it_cannot_bind() {
+        let e = listen("unix:///proc/rt-shim-test/sock").err();
+        assert!(e.is_some_and(|e| e.contains("/proc/rt-shim-test")));
+    }
 }
