@@ -72,15 +72,18 @@ pub fn fork_daemon() -> Result<bool, String> {
     match unsafe { fork() } {
         Ok(ForkResult::Parent { .. }) => Ok(true),
         Ok(ForkResult::Child) => {
-            if let Ok(null) = std::fs::OpenOptions::new()
+            let null = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .open("/dev/null")
-            {
-                for fd in 0..3 {
+                .open("/dev/null");
+            for fd in 0..3 {
+                match &null {
                     // SAFETY: dup2 onto the standard descriptors of this (child) process.
-                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
-                }
+                    Ok(null) => unsafe { libc::dup2(null.as_raw_fd(), fd) },
+                    // Without /dev/null, closing them still lets containerd see EOF.
+                    // SAFETY: closes one of this process's standard descriptors.
+                    Err(_) => unsafe { libc::close(fd) },
+                };
             }
             // SAFETY: prctl with integer arguments only.
             unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
