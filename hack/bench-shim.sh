@@ -71,29 +71,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- a busybox OCI image layout tar ---
-make_busybox_rootfs "$work/rootfs"
-lay=$work/layout
-mkdir -p "$lay/blobs/sha256"
-blob() { # FILE -> "sha256:HEX SIZE", moved into the layout
-    local h s
-    h=$(sha256sum "$1" | cut -d' ' -f1)
-    s=$(stat -c %s "$1")
-    mv "$1" "$lay/blobs/sha256/$h"
-    echo "sha256:$h $s"
-}
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work/rootfs" -cf "$work/layer.tar" .
-read -r L LS <<<"$(blob "$work/layer.tar")"
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
-    "$L" >"$work/config.json"
-read -r C CS <<<"$(blob "$work/config.json")"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
-    "$C" "$CS" "$L" "$LS" >"$work/manifest.json"
-read -r M MS <<<"$(blob "$work/manifest.json")"
 IMAGE=docker.io/rt-test/busybox:bench
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"bench"}}]}' \
-    "$M" "$MS" "$IMAGE" >"$lay/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
-tar -C "$lay" -cf "$work/image.tar" .
+busybox_oci_archive "$work" "$IMAGE" bench
 
 # --- a private containerd ---
 mkdir -p "$state"

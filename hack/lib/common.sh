@@ -62,3 +62,30 @@ file_is_static() {
     command -v readelf >/dev/null 2>&1 || return 0
     ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
 }
+
+# busybox_oci_archive WORK IMAGE REF — WORK/image.tar: an OCI image layout (one layer: a
+# busybox rootfs) named IMAGE, for `ctr images import`. Uses WORK/rootfs and WORK/layout.
+busybox_oci_archive() {
+    local work=$1 image=$2 ref=$3 lay=$1/layout L LS C CS M MS
+    make_busybox_rootfs "$work/rootfs"
+    mkdir -p "$lay/blobs/sha256"
+    _blob() { # FILE -> "sha256:HEX SIZE", moved into the layout
+        local h s
+        h=$(sha256sum "$1" | cut -d' ' -f1)
+        s=$(stat -c %s "$1")
+        mv "$1" "$lay/blobs/sha256/$h"
+        echo "sha256:$h $s"
+    }
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work/rootfs" -cf "$work/layer.tar" .
+    read -r L LS <<<"$(_blob "$work/layer.tar")"
+    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+        "$L" >"$work/config.json"
+    read -r C CS <<<"$(_blob "$work/config.json")"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
+        "$C" "$CS" "$L" "$LS" >"$work/manifest.json"
+    read -r M MS <<<"$(_blob "$work/manifest.json")"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$M" "$MS" "$image" "$ref" >"$lay/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+    tar -C "$lay" -cf "$work/image.tar" .
+}

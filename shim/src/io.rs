@@ -16,7 +16,6 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// The ends given to rt (and so to the container) and what the shim keeps.
 pub struct Ends {
@@ -278,16 +277,19 @@ impl Drop for ConsoleSocket {
     }
 }
 
-/// Copies stdin fifo → master and master → stdout fifo. Returns the output copier, which
-/// ends (closing the fifo, the client's EOF) when the last slave is closed.
-pub fn copy_tty(master: &File, stdin: &str, stdout: &str) -> Result<JoinHandle<()>, String> {
+/// Copies stdin fifo → master and master → stdout fifo. The output copier ends (closing
+/// the fifo, the client's EOF) when the last slave is closed; the returned receiver then
+/// sees its sender dropped, so a waiter wakes the moment the output is all out.
+pub fn copy_tty(master: &File, stdin: &str, stdout: &str) -> Result<CopyDone, String> {
     if let Some(path) = uri_path(stdin)? {
         let m = master.try_clone().map_err(|e| format!("dup master: {e}"))?;
         copy_fifo(path, Arc::new(Mutex::new(Some(m))))?;
     }
     let out = open_out(stdout)?;
     let mut m = master.try_clone().map_err(|e| format!("dup master: {e}"))?;
-    Ok(std::thread::spawn(move || {
+    let (done, copied) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let _done = done;
         let Some(mut out) = out else {
             let _ = std::io::copy(&mut m, &mut std::io::sink());
             return;
@@ -303,8 +305,12 @@ pub fn copy_tty(master: &File, stdin: &str, stdout: &str) -> Result<JoinHandle<(
                 }
             }
         }
-    }))
+    });
+    Ok(copied)
 }
+
+/// Disconnected once a terminal's output copier has finished.
+pub type CopyDone = std::sync::mpsc::Receiver<()>;
 
 pub fn resize(master: &File, width: u32, height: u32) -> Result<(), String> {
     let ws = libc::winsize {

@@ -1,12 +1,13 @@
 //! containerd-shim-rt-v2: containerd's runtime v2 shim for rt (`io.containerd.rt.v2`).
 //!
 //! The containerd-shim crate (synchronous flavour: threads, no async runtime) does the
-//! plumbing: the `start` and `delete` actions, the ttrpc socket and address file and the
-//! child reaper. This crate has the task
-//! service (`service.rs`), process states, stdio (`io.rs`), OOM watching (`oom.rs`), stats
-//! (`stats.rs`), the `rt` invocations (`rt.rs`), the event publisher (`publish.rs`) and the
-//! log (`logger.rs`).
+//! plumbing: arguments, the `delete` action, the ttrpc server, the address file and the
+//! exit monitor. This crate has the `start` action that forks the serving daemon and its
+//! reaper (`daemon.rs`), the task service (`service.rs`), process states, stdio (`io.rs`),
+//! OOM watching (`oom.rs`), stats (`stats.rs`), the `rt` invocations (`rt.rs`), the event
+//! publisher (`publish.rs`) and the log (`logger.rs`).
 
+mod daemon;
 mod io;
 mod logger;
 mod oom;

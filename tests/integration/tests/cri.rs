@@ -1,7 +1,8 @@
 //! Kubernetes' Container Runtime Interface drives rt: containerd 1.6's CRI plugin with rt's
 //! shim (`io.containerd.rt.v2`) as its default runtime, driven over gRPC (the `k8s-cri`
 //! crate's client) as the kubelet would: a pod sandbox, two containers sharing its network
-//! and IPC namespaces, ExecSync, CRI logs, stop and removal, then nothing left behind.
+//! and IPC namespaces, ExecSync, CRI logs, stop and removal, then nothing left behind; and
+//! UpdateContainerResources reaching the container's cgroup files.
 //!
 //! A private containerd (`integration::containerd::Containerd::start_cri`): its own root,
 //! state, sockets, CNI config (no interface is created, see `cni_conflist`), rt state under a
@@ -463,6 +464,216 @@ fn cri_pod_with_two_containers_sharing_network_and_ipc() {
     );
     assert!(left.items.is_empty(), "{left:?}");
 
+    ctd.assert_no_leftovers();
+    assert_eq!(
+        cg.children(),
+        Vec::<String>::new(),
+        "container cgroups left"
+    );
+    drop(cri);
+    drop(ctd);
+    drop(cg);
+}
+
+/// The controller's directory of `pid`'s cgroup on this cgroup v1 host:
+/// /sys/fs/cgroup/<controller>/<path from /proc/<pid>/cgroup>.
+fn v1_cgroup_dir(pid: u64, controller: &str) -> PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
+    let rel = text
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            ctrls
+                .split(',')
+                .any(|c| c == controller)
+                .then(|| path.trim_start_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {controller} cgroup for {pid}: {text}"));
+    Path::new("/sys/fs/cgroup").join(controller).join(rel)
+}
+
+fn read_trim(path: &Path) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// UpdateContainerResources, the kubelet's in-place resize: the CRI plugin sends the new
+/// resources to the shim's Update, which runs `rt update`; the new memory limit, CPU shares
+/// and CFS quota must be in the container's cgroup files.
+#[test]
+fn cri_update_container_resources_reaches_the_cgroup() {
+    let tag = unique_id("criupd").replace('-', "");
+    let cg = CgroupParent {
+        name: format!("rt-test-{tag}"),
+    };
+    let ctd = Containerd::start_cri();
+    ctd.import_cri_images();
+    let cri = Cri::connect(&ctd.sock);
+    let mut rs = cri.runtime.clone();
+    let sandbox_config = PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: format!("pod-{tag}"),
+            uid: format!("uid-{tag}"),
+            namespace: "rt-test".into(),
+            attempt: 0,
+        }),
+        log_directory: ctd.dir.join("pod-logs").to_string_lossy().into_owned(),
+        linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: format!("/{}", cg.name),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let pod = cri
+        .call(
+            "RunPodSandbox",
+            rs.run_pod_sandbox(RunPodSandboxRequest {
+                config: Some(sandbox_config.clone()),
+                runtime_handler: String::new(),
+            }),
+        )
+        .pod_sandbox_id;
+    ctd.track(&pod);
+    let id = cri
+        .call(
+            "CreateContainer",
+            rs.create_container(CreateContainerRequest {
+                pod_sandbox_id: pod.clone(),
+                config: Some(ContainerConfig {
+                    metadata: Some(ContainerMetadata {
+                        name: "sleeper".into(),
+                        attempt: 0,
+                    }),
+                    image: Some(ImageSpec {
+                        image: IMAGE.into(),
+                        ..Default::default()
+                    }),
+                    command: vec!["sleep".into(), "100000".into()],
+                    log_path: "sleeper.log".into(),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(sandbox_config.clone()),
+            }),
+        )
+        .container_id;
+    ctd.track(&id);
+    cri.call(
+        "StartContainer",
+        rs.start_container(StartContainerRequest {
+            container_id: id.clone(),
+        }),
+    );
+    assert_eq!(
+        cri.container_state(&id),
+        ContainerState::ContainerRunning as i32
+    );
+
+    // The init's cgroups, found from its pid (ContainerStatus' verbose info).
+    let st = cri.call(
+        "ContainerStatus",
+        rs.container_status(ContainerStatusRequest {
+            container_id: id.clone(),
+            verbose: true,
+        }),
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(st.info.get("info").map(String::as_str).unwrap_or("{}"))
+            .expect("ContainerStatus info is JSON");
+    let pid = info["pid"]
+        .as_u64()
+        .filter(|p| *p > 0)
+        .unwrap_or_else(|| panic!("no pid in ContainerStatus info: {info}"));
+    let memory = v1_cgroup_dir(pid, "memory");
+    let cpu = v1_cgroup_dir(pid, "cpu");
+    assert!(
+        memory.to_string_lossy().contains(&cg.name),
+        "{} not under the pod's cgroup parent",
+        memory.display()
+    );
+    let limit = memory.join("memory.limit_in_bytes");
+    let shares = cpu.join("cpu.shares");
+    let quota = cpu.join("cpu.cfs_quota_us");
+    let period = cpu.join("cpu.cfs_period_us");
+    let (new_limit, new_shares, new_quota, new_period) = (48 << 20, 256, 25_000, 50_000);
+    // Not already what the update sets.
+    assert_ne!(read_trim(&limit), new_limit.to_string());
+    assert_ne!(read_trim(&shares), new_shares.to_string());
+    assert_ne!(read_trim(&quota), new_quota.to_string());
+
+    cri.call(
+        "UpdateContainerResources",
+        rs.update_container_resources(UpdateContainerResourcesRequest {
+            container_id: id.clone(),
+            linux: Some(LinuxContainerResources {
+                memory_limit_in_bytes: new_limit,
+                cpu_shares: new_shares,
+                cpu_quota: new_quota,
+                cpu_period: new_period,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        read_trim(&limit),
+        new_limit.to_string(),
+        "{}",
+        limit.display()
+    );
+    assert_eq!(read_trim(&shares), new_shares.to_string());
+    assert_eq!(read_trim(&quota), new_quota.to_string());
+    assert_eq!(read_trim(&period), new_period.to_string());
+    assert_eq!(
+        cri.container_state(&id),
+        ContainerState::ContainerRunning as i32
+    );
+
+    // A limit the kernel refuses (below the memory in use) is an error, not a silent no-op.
+    let refused = cri.try_call(
+        "UpdateContainerResources",
+        rs.update_container_resources(UpdateContainerResourcesRequest {
+            container_id: id.clone(),
+            linux: Some(LinuxContainerResources {
+                memory_limit_in_bytes: 4096,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    );
+    match refused {
+        Ok(r) => panic!("a 4 KiB memory limit was accepted: {r:?}"),
+        Err(s) => assert!(s.message().contains("rt update"), "{s:?}"),
+    }
+    assert_eq!(read_trim(&limit), new_limit.to_string());
+
+    cri.call(
+        "StopContainer",
+        rs.stop_container(StopContainerRequest {
+            container_id: id.clone(),
+            timeout: 1,
+        }),
+    );
+    cri.call(
+        "RemoveContainer",
+        rs.remove_container(RemoveContainerRequest {
+            container_id: id.clone(),
+        }),
+    );
+    cri.call(
+        "StopPodSandbox",
+        rs.stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: pod.clone(),
+        }),
+    );
+    cri.call(
+        "RemovePodSandbox",
+        rs.remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: pod.clone(),
+        }),
+    );
     ctd.assert_no_leftovers();
     assert_eq!(
         cg.children(),
