@@ -500,9 +500,10 @@ fn read_trim(path: &Path) -> String {
         .to_owned()
 }
 
-/// UpdateContainerResources, the kubelet's in-place resize: the CRI plugin sends the new
-/// resources to the shim's Update, which runs `rt update`; the new memory limit, CPU shares
-/// and CFS quota must be in the container's cgroup files.
+/// CreateContainer's memory limit, then UpdateContainerResources, the kubelet's in-place
+/// resize: the CRI plugin sends the new resources to the shim's Update, which runs `rt
+/// update`; the new memory limit, CPU shares and CFS quota must be in the container's
+/// cgroup files.
 #[test]
 fn cri_update_container_resources_reaches_the_cgroup() {
     let tag = unique_id("criupd").replace('-', "");
@@ -553,6 +554,15 @@ fn cri_update_container_resources_reaches_the_cgroup() {
                     }),
                     command: vec!["sleep".into(), "100000".into()],
                     log_path: "sleeper.log".into(),
+                    // The limit it starts with, read back below (a runtime that drops
+                    // linux.resources.memory from config.json fails there).
+                    linux: Some(LinuxContainerConfig {
+                        resources: Some(LinuxContainerResources {
+                            memory_limit_in_bytes: 64 << 20,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }),
                 sandbox_config: Some(sandbox_config.clone()),
@@ -598,8 +608,13 @@ fn cri_update_container_resources_reaches_the_cgroup() {
     let quota = cpu.join("cpu.cfs_quota_us");
     let period = cpu.join("cpu.cfs_period_us");
     let (new_limit, new_shares, new_quota, new_period) = (48 << 20, 256, 25_000, 50_000);
-    // Not already what the update sets.
-    assert_ne!(read_trim(&limit), new_limit.to_string());
+    // What CreateContainer asked for; not already what the update sets.
+    assert_eq!(
+        read_trim(&limit),
+        (64u64 << 20).to_string(),
+        "CreateContainer's memory limit is not in {}",
+        limit.display()
+    );
     assert_ne!(read_trim(&shares), new_shares.to_string());
     assert_ne!(read_trim(&quota), new_quota.to_string());
 
