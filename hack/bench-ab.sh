@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A/B of rt builds: create + start + delete of /bin/true, the binaries interleaved
-# iteration by iteration, so that a change of load on the machine hits each alike. For
+# iteration by iteration (in alternating order), so that a change of load on the machine
+# hits each alike. For
 # "did this change make rt slower?" (hack/bench.sh compares rt with runc and crun).
 #
 #   hack/bench-ab.sh [-n N] BIN_A BIN_B [BIN...]
@@ -67,8 +68,14 @@ cycle() {
 for i in 1 2 3; do # warm-up
     for k in "${!bins[@]}"; do cycle "w$i" "$k" >/dev/null; done
 done
+# The order alternates (A B, then B A): a cycle's position in the round (what ran just
+# before it) must not favour one binary.
+order=("${!bins[@]}")
+reversed=()
+for ((k = ${#bins[@]} - 1; k >= 0; k--)); do reversed+=("$k"); done
 for i in $(seq 1 "$N"); do
-    for k in "${!bins[@]}"; do cycle "$i" "$k"; done
+    if ((i % 2)); then ks=("${order[@]}"); else ks=("${reversed[@]}"); fi
+    for k in "${ks[@]}"; do cycle "$i" "$k"; done
 done >"$work/times"
 
 echo "bench-ab.sh: create+start+delete of /bin/true, $N interleaved cycles each, load $(cut -d' ' -f1-3 /proc/loadavg)"
