@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check: setup (packages + build), formatting, clippy, all tests.
+# The whole check: setup (packages + build), formatting, clippy, all tests, a soak, the
+# cgroup v2 VM lane and the Dockerfile.test image lane.
 # Exits non-zero if anything failed; runs every step regardless, then reports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,10 @@ step test timeout -k 30 "${RT_TEST_TOTAL_TIMEOUT:-3600}" \
 # A short soak (about 15 s): no growth of rt's state, cgroups, mounts, processes, fds.
 step soak env RT_BIN="$PWD/target/x86_64-unknown-linux-gnu/debug/rt" bash hack/soak.sh 50
 step vm-v2 bash hack/vm-test.sh
+# Dockerfile.test: built by a private dockerd (rt runs every RUN step) from a debootstrapped
+# base, then rt's suite in that image (docs/clients/docker.md). About 2.5 min with the base
+# cached, 6 cold; bounded like the tests (on SIGTERM it stops its dockerd and cleans up).
+step image timeout -k 60 "${RT_IMAGE_TIMEOUT:-1800}" bash hack/dockerfile-test.sh
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "hack/test.sh: FAILED: ${failed[*]}" >&2

@@ -1,4 +1,4 @@
-//! Real cgroups, no mocks: every test makes its own `/rt-test-<pid>-...` cgroup, runs real
+//! Real cgroups, no mocks: every test makes its own `/rt-test-<pid>-...` cgroup (`unique`), runs real
 //! processes in it and removes it. Needs root and a cgroup v1 (hybrid) or v2 host.
 use super::*;
 use std::io::Write as _;
@@ -8,12 +8,16 @@ use std::time::Duration;
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
+/// `/rt-test-<pid>-<tag>-<n>`; in a pid namespace other than the host's (Dockerfile.test's
+/// image) `<pid>p<its inode>`, as integration's `pid_tag`: cgroups are shared with the host
+/// and other containers, whose pids start at 1 too.
 fn unique(tag: &str) -> String {
-    format!(
-        "/rt-test-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    use std::os::unix::fs::MetadataExt;
+    let pid = match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) if m.ino() != 0xEFFF_FFFC => format!("{}p{}", std::process::id(), m.ino()),
+        _ => std::process::id().to_string(),
+    };
+    format!("/rt-test-{pid}-{tag}-{}", N.fetch_add(1, Ordering::SeqCst))
 }
 
 fn res(v: serde_json::Value) -> LinuxResources {

@@ -15,6 +15,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::Spec;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 fn none() -> Option<&'static str> {
@@ -211,7 +212,15 @@ fn mask(root: &File, path: &Path) -> Result<()> {
         sys::fsmount_tmpfs_ro().map_err(|e| anyhow!("tmpfs: {e}"))?
     } else {
         // Only ever the real null device: a container could have replaced /dev/null.
-        let null = File::open("/dev/null")?;
+        // O_PATH: the node is only checked and cloned, never opened as a device. So a
+        // /dev/null on a nodev mount (a rootfs on such a filesystem, without a /dev
+        // tmpfs) still masks, as runc's does, and a fifo or symlink put there neither
+        // blocks nor redirects: fstat sees what the name itself is.
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open("/dev/null")
+            .map_err(|e| anyhow!("opening /dev/null: {e}"))?;
         let st = nix::sys::stat::fstat(null.as_raw_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
             return Err(anyhow!("/dev/null is not the null device"));

@@ -115,10 +115,32 @@ pub fn probe_bin() -> PathBuf {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// `prefix-<pid>-<n>`: unique across test processes and threads, short.
+/// `prefix-<pid>-<n>`: unique across test processes and threads, short. `<pid>` is
+/// `pid_tag()`.
 pub fn unique_id(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!("{prefix}-{}-{n}", std::process::id())
+    format!("{prefix}-{}-{n}", pid_tag())
+}
+
+/// This process's pid for names made from it: `<pid>` in the initial pid namespace (the
+/// host), `<pid>p<inode of the namespace>` in another (a container, e.g. Dockerfile.test's
+/// image). Cgroups such as `/rt-test-<pid>-<n>` are shared with the host and with other
+/// containers, whose pids start at 1 too: two test processes with one pid in two
+/// containers (two image lanes at once) would make, join and limit one cgroup.
+pub fn pid_tag() -> String {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        // PROC_PID_INIT_INO: the initial pid namespace's inode.
+        const INIT_PID_NS: u64 = 0xEFFF_FFFC;
+        let pid = std::process::id();
+        match fs::metadata("/proc/self/ns/pid") {
+            Ok(m) if m.ino() != INIT_PID_NS => {
+                format!("{pid}p{}", m.ino())
+            }
+            _ => pid.to_string(),
+        }
+    })
+    .clone()
 }
 
 /// How long one `rt` invocation may take before the test fails ($RT_TEST_TIMEOUT secs).
