@@ -77,6 +77,7 @@ pub fn main(mut args: InitArgs, chan: Channel) -> ! {
             .into_iter()
             .flatten()
             .collect();
+        crate::logging::debug("init: re-exec from the sealed binary");
         let e = match serde_json::to_vec(&resume) {
             Ok(state) => crate::exe::exec_init(bin.as_fd(), &state, &keep),
             Err(e) => e.into(),
@@ -96,6 +97,7 @@ pub fn resume_main(arg: Option<std::ffi::OsString>) -> ! {
             if let Some(log) = r.log.clone() {
                 crate::logging::restore(log);
             }
+            crate::logging::debug("init: running from the sealed binary");
             // SAFETY: the channel's fd, kept open across our exec by `main`; ours alone.
             let chan = unsafe { Channel::from_raw_fd(r.chan) };
             finish(r, chan)
