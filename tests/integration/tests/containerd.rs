@@ -219,6 +219,43 @@ fn runc_shim_with_rt_as_runc_binary() {
     assert_eq!(out, "exec ok\n");
     assert!(c.ctr_ok(&["task", "ps", &d]).lines().count() >= 2);
     kill_and_remove(&c, &d);
+
+    // The memory limit reaches the container's cgroup (read on the host, from the
+    // memory cgroup of the task's pid).
+    let m = id("runcm");
+    c.ctr_ok(&[
+        "run",
+        "-d",
+        "--runc-binary",
+        &rt,
+        "--memory-limit",
+        "33554432",
+        IMAGE,
+        &m,
+        "sleep",
+        "1000",
+    ]);
+    let tasks = c.ctr_ok(&["task", "ls"]);
+    let pid = tasks
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(m.as_str())).then(|| f.next().unwrap_or_default().to_string())
+        })
+        .unwrap_or_else(|| panic!("task {m} not in `ctr task ls`: {tasks}"));
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .unwrap_or_else(|| panic!("no memory cgroup for pid {pid}: {cgroups}"));
+    let file = format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes");
+    let limit = std::fs::read_to_string(&file).unwrap_or_default();
+    kill_and_remove(&c, &m);
+    assert_eq!(
+        limit.trim(),
+        "33554432",
+        "{file}: the runc shim's memory limit"
+    );
     c.assert_no_leftovers();
     // containerd 1.6's runc shim logs "failed to remove runc container ... exit status 255"
     // from its cleanup `delete` action with runc itself too (its reaper takes the exit
