@@ -196,15 +196,22 @@ fn cri_log(path: &Path, stream: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn cri_pod_with_two_containers_sharing_network_and_ipc() {
-    let tag = unique_id("cri").replace('-', "");
+/// A private containerd with the CRI plugin, its images imported, a client, and the tag
+/// and cgroup parent (removed when dropped) of one test's pod.
+fn start(prefix: &str) -> (String, CgroupParent, Containerd, Cri) {
+    let tag = unique_id(prefix).replace('-', "");
     let cg = CgroupParent {
         name: format!("rt-test-{tag}"),
     };
     let ctd = Containerd::start_cri();
     ctd.import_cri_images();
     let cri = Cri::connect(&ctd.sock);
+    (tag, cg, ctd, cri)
+}
+
+#[test]
+fn cri_pod_with_two_containers_sharing_network_and_ipc() {
+    let (tag, cg, ctd, cri) = start("cri");
     let mut rs = cri.runtime.clone();
     let mut is = cri.images.clone();
 
@@ -506,13 +513,7 @@ fn read_trim(path: &Path) -> String {
 /// cgroup files.
 #[test]
 fn cri_update_container_resources_reaches_the_cgroup() {
-    let tag = unique_id("criupd").replace('-', "");
-    let cg = CgroupParent {
-        name: format!("rt-test-{tag}"),
-    };
-    let ctd = Containerd::start_cri();
-    ctd.import_cri_images();
-    let cri = Cri::connect(&ctd.sock);
+    let (tag, cg, ctd, cri) = start("criupd");
     let mut rs = cri.runtime.clone();
     let sandbox_config = PodSandboxConfig {
         metadata: Some(PodSandboxMetadata {
