@@ -84,6 +84,8 @@ struct Container {
     execs: HashMap<String, Proc>,
     paused: bool,
     rootfs_mounted: bool,
+    /// The init's OOM watch: looked at once more when the init exits.
+    oom: Option<oom::Watch>,
 }
 
 impl Container {
@@ -579,6 +581,15 @@ impl Service {
             };
             p.status = Status::STOPPED;
             p.exit_status = code as u32;
+            // An OOM kill comes before the exit it caused (docker's OOMKilled needs it).
+            if exec_id.is_empty() {
+                if let Some(w) = &c.oom {
+                    w.check();
+                }
+            }
+            let Ok(p) = c.proc_mut(&exec_id) else {
+                return;
+            };
             p.exited_at = Some(now());
             p.stdin_keep = None;
             let ev = TaskExit {
@@ -738,6 +749,7 @@ impl containerd_shim::Task for Service {
                 execs: HashMap::new(),
                 paused: false,
                 rootfs_mounted: mounted,
+                oom: None,
             },
         );
         self.inner.publish(TaskCreate {
@@ -758,12 +770,15 @@ impl containerd_shim::Task for Service {
         drop(all);
         let inner = self.inner.clone();
         let cid = req.id.clone();
-        oom::watch(pid, move || {
+        let oom = oom::watch(pid, move || {
             inner.publish(TaskOOM {
                 container_id: cid.clone(),
                 ..Default::default()
             })
         });
+        if let Some(c) = self.inner.lock().get_mut(&req.id) {
+            c.oom = oom;
+        }
         self.watch_exit(req.id.clone(), String::new(), pid, sub);
         log::debug!("create {}: done after {:?}", req.id, t0.elapsed());
         Ok(api::CreateTaskResponse {
