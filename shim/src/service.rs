@@ -576,20 +576,15 @@ impl Service {
             let Some(c) = all.get_mut(&cid) else {
                 return;
             };
+            // An OOM kill comes before the exit it caused (docker's OOMKilled needs it).
+            if let (true, Some(w)) = (exec_id.is_empty(), &c.oom) {
+                w.check();
+            }
             let Ok(p) = c.proc_mut(&exec_id) else {
                 return;
             };
             p.status = Status::STOPPED;
             p.exit_status = code as u32;
-            // An OOM kill comes before the exit it caused (docker's OOMKilled needs it).
-            if exec_id.is_empty() {
-                if let Some(w) = &c.oom {
-                    w.check();
-                }
-            }
-            let Ok(p) = c.proc_mut(&exec_id) else {
-                return;
-            };
             p.exited_at = Some(now());
             p.stdin_keep = None;
             let ev = TaskExit {
@@ -740,6 +735,13 @@ impl containerd_shim::Task for Service {
             }
         };
         let pid = init.pid;
+        let (inner, cid) = (self.inner.clone(), req.id.clone());
+        let oom = oom::watch(pid, move || {
+            inner.publish(TaskOOM {
+                container_id: cid.clone(),
+                ..Default::default()
+            })
+        });
         all.insert(
             req.id.clone(),
             Container {
@@ -749,7 +751,7 @@ impl containerd_shim::Task for Service {
                 execs: HashMap::new(),
                 paused: false,
                 rootfs_mounted: mounted,
-                oom: None,
+                oom,
             },
         );
         self.inner.publish(TaskCreate {
@@ -768,17 +770,6 @@ impl containerd_shim::Task for Service {
             ..Default::default()
         });
         drop(all);
-        let inner = self.inner.clone();
-        let cid = req.id.clone();
-        let oom = oom::watch(pid, move || {
-            inner.publish(TaskOOM {
-                container_id: cid.clone(),
-                ..Default::default()
-            })
-        });
-        if let Some(c) = self.inner.lock().get_mut(&req.id) {
-            c.oom = oom;
-        }
         self.watch_exit(req.id.clone(), String::new(), pid, sub);
         log::debug!("create {}: done after {:?}", req.id, t0.elapsed());
         Ok(api::CreateTaskResponse {

@@ -113,10 +113,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     };
     let cgroup_first = cgroup.layout == Layout::V2;
     if cgroup_first {
-        dir.save(&state)?;
-        cgroup.create(resources)?;
-        undo.cgroup = Some(cgroup.clone());
-        crate::logging::debug("create: cgroup made");
+        make_cgroup(&dir, &mut state, &mut cgroup, resources, &mut undo)?;
     }
     // 4. The exec fifo that `start` opens.
     let fifo = dir.exec_fifo();
@@ -208,13 +205,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     state.pid = pid;
     // Recorded now so that `delete -f` can clean up after a create that died half-way.
     state.pid_start = state::process_start_time(pid).unwrap_or(0);
-    dir.save(&state)?;
-    if !cgroup_first {
-        cgroup.create(resources)?;
-        undo.cgroup = Some(cgroup.clone());
-        crate::logging::debug("create: cgroup made");
+    match cgroup_first {
+        true => dir.save(&state)?,
+        false => make_cgroup(&dir, &mut state, &mut cgroup, resources, &mut undo)?,
     }
-    state.cgroup = cgroup.clone();
 
     crate::logging::debug("create: init cloned");
     // 7. Id maps, then the init may go on (it needs them, and its cgroup, before it
@@ -287,6 +281,23 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         state,
         console: console_host,
     })
+}
+
+/// Record `state` (its cgroup: the directories about to be made, see `planned`), then make
+/// the cgroup with linux.resources applied; from then on a failed create removes it.
+fn make_cgroup<'a>(
+    dir: &ContainerDir,
+    state: &mut State,
+    cgroup: &mut Cgroup,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+    undo: &mut Undo<'a>,
+) -> Result<()> {
+    dir.save(state)?;
+    cgroup.create(resources)?;
+    undo.cgroup = Some(cgroup.clone());
+    state.cgroup = cgroup.clone();
+    crate::logging::debug("create: cgroup made");
+    Ok(())
 }
 
 /// `cgroup` as it will be once `create` has made every directory of it that does not
