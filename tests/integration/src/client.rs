@@ -187,3 +187,21 @@ pub fn cgroup_roots() -> Vec<std::path::PathBuf> {
     roots.dedup();
     roots
 }
+
+/// The controller's directory of `pid`'s cgroup on this cgroup v1 host:
+/// /sys/fs/cgroup/<controller>/<path from /proc/<pid>/cgroup>.
+pub fn v1_cgroup_dir(pid: u64, controller: &str) -> std::path::PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
+    let rel = text
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            ctrls
+                .split(',')
+                .any(|c| c == controller)
+                .then(|| path.trim_start_matches('/').to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {controller} cgroup for {pid}: {text}"));
+    Path::new("/sys/fs/cgroup").join(controller).join(rel)
+}

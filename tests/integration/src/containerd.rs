@@ -441,11 +441,21 @@ impl Containerd {
 
     /// The task's status as `ctr task ls` shows it ("" when there is no task).
     pub fn task_status(&self, id: &str) -> String {
+        self.task_ls_column(id, 2)
+    }
+
+    /// The task's pid as `ctr task ls` shows it ("" when there is no task).
+    pub fn task_pid(&self, id: &str) -> String {
+        self.task_ls_column(id, 1)
+    }
+
+    /// Column `col` (TASK PID STATUS) of the task's line in `ctr task ls`.
+    fn task_ls_column(&self, id: &str, col: usize) -> String {
         let out = self.ctr_ok(&["task", "ls"]);
         out.lines()
             .find_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                (f.first() == Some(&id)).then(|| f.get(2).unwrap_or(&"").to_string())
+                (f.first() == Some(&id)).then(|| f.get(col).unwrap_or(&"").to_string())
             })
             .unwrap_or_default()
     }

@@ -6,6 +6,7 @@
 //! `integration::containerd`), imports a busybox OCI archive built by the harness (nothing is
 //! pulled), drives it with `ctr` as a user would, and checks that nothing is left behind:
 //! no shim processes, mounts, rt state, cgroups or bundles.
+use integration::client::v1_cgroup_dir;
 use integration::containerd::{Containerd, IMAGE};
 use integration::{rt_bin, unique_id};
 use std::io::Write;
@@ -235,26 +236,18 @@ fn runc_shim_with_rt_as_runc_binary() {
         "sleep",
         "1000",
     ]);
-    let tasks = c.ctr_ok(&["task", "ls"]);
-    let pid = tasks
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            (f.next() == Some(m.as_str())).then(|| f.next().unwrap_or_default().to_string())
-        })
-        .unwrap_or_else(|| panic!("task {m} not in `ctr task ls`: {tasks}"));
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let path = cgroups
-        .lines()
-        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
-        .unwrap_or_else(|| panic!("no memory cgroup for pid {pid}: {cgroups}"));
-    let file = format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes");
+    let pid: u64 = c
+        .task_pid(&m)
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid for task {m} in `ctr task ls`"));
+    let file = v1_cgroup_dir(pid, "memory").join("memory.limit_in_bytes");
     let limit = std::fs::read_to_string(&file).unwrap_or_default();
     kill_and_remove(&c, &m);
     assert_eq!(
         limit.trim(),
         "33554432",
-        "{file}: the runc shim's memory limit"
+        "{}: the runc shim's memory limit",
+        file.display()
     );
     c.assert_no_leftovers();
     // containerd 1.6's runc shim logs "failed to remove runc container ... exit status 255"

@@ -8,6 +8,7 @@
 //! state, sockets, CNI config (no interface is created, see `cni_conflist`), rt state under a
 //! `Root` of its own; images built here and imported into `k8s.io` (nothing is pulled). All
 //! traffic is over 127.0.0.1 inside the pod's network namespace.
+use integration::client::v1_cgroup_dir;
 use integration::containerd::{Containerd, IMAGE, PAUSE_IMAGE};
 use integration::unique_id;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
@@ -480,24 +481,6 @@ fn cri_pod_with_two_containers_sharing_network_and_ipc() {
     drop(cri);
     drop(ctd);
     drop(cg);
-}
-
-/// The controller's directory of `pid`'s cgroup on this cgroup v1 host:
-/// /sys/fs/cgroup/<controller>/<path from /proc/<pid>/cgroup>.
-fn v1_cgroup_dir(pid: u64, controller: &str) -> PathBuf {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
-    let rel = text
-        .lines()
-        .find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-            ctrls
-                .split(',')
-                .any(|c| c == controller)
-                .then(|| path.trim_start_matches('/').to_owned())
-        })
-        .unwrap_or_else(|| panic!("no {controller} cgroup for {pid}: {text}"));
-    Path::new("/sys/fs/cgroup").join(controller).join(rel)
 }
 
 fn read_trim(path: &Path) -> String {
