@@ -527,16 +527,23 @@ fn errors_name_the_field_and_leave_nothing() {
 #[test]
 fn memory_limit_below_usage_is_ebusy() {
     let mut g = Guard::new(&unique("busy"), None);
-    // Touch some anonymous memory, then wait: without swap it cannot be reclaimed.
+    // Touch some anonymous memory, then wait: without swap it cannot be reclaimed. Only
+    // once the shell sits in the cgroup (`go` on stdin): v1 does not move the charge of
+    // memory used before the move, and a busy host's first attach can take a while.
     g.spawn(
         &[
             "/bin/busybox",
             "sh",
             "-c",
-            "x=$(head -c 2000000 /dev/zero | tr '\\0' a); read y",
+            "read go; x=$(head -c 2000000 /dev/zero | tr '\\0' a); read y",
         ],
         true,
     );
+    {
+        use std::io::Write;
+        let stdin = g.kids[0].stdin.as_mut().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+    }
     // Wait until the shell holds most of its 2 MB (a busy host may take a while).
     let (dir, file) = match g.cg.layout {
         Layout::V2 => (g.cg.unified_dir().unwrap(), "memory.current"),
