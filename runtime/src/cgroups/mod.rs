@@ -273,8 +273,9 @@ impl Cgroup {
         self.hierarchies.iter().find(|h| h.v2).map(|h| self.dir(h))
     }
 
+    /// Make the container's directories (those `create_unified` made already stay
+    /// recorded) and apply `resources`. On failure, removes all it recorded.
     pub fn create(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
-        self.created.clear();
         let res = self
             .make_dirs(resources)
             .and_then(|()| self.apply(resources, true));
@@ -282,6 +283,32 @@ impl Cgroup {
             let _ = self.destroy();
             self.created.clear();
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// On a hybrid host, make the container's cgroup2 directory alone, ahead of `create`,
+    /// so that the init can be cloned into it (`clone_target`); `create` makes the rest.
+    pub fn create_unified(&mut self) -> Result<()> {
+        let Some(h) = self.hierarchies.iter().find(|h| h.v2).cloned() else {
+            return Ok(());
+        };
+        if let Err(e) = self.mkdir_all(&h) {
+            let _ = self.destroy();
+            self.created.clear();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Join the calling process to the container's v1 hierarchies, given their `tasks`
+    /// files from `join_files`. The caller must be single-threaded: `tasks` moves one
+    /// thread.
+    pub fn join_self(&self, files: Vec<std::os::fd::OwnedFd>) -> Result<()> {
+        let v1 = self.hierarchies.iter().filter(|h| !h.v2);
+        for (h, f) in v1.zip(files) {
+            nix::unistd::write(&f, b"0")
+                .map_err(|e| anyhow!("cgroup: joining {}: {}", self.dir(h).display(), e.desc()))?;
         }
         Ok(())
     }
@@ -355,14 +382,12 @@ impl Cgroup {
         }
     }
 
-    /// On pure cgroup v2, an fd of the container's directory for clone3's
-    /// CLONE_INTO_CGROUP, so the init is born in its cgroup (`add_task` is then not
-    /// needed). None on v1/hybrid (several hierarchies) or if it cannot be opened.
+    /// An fd of the container's cgroup2 directory (pure v2, or the hybrid one) for
+    /// clone3's CLONE_INTO_CGROUP, so the process is born in it (`add_task_unified` is
+    /// then not needed). None without a cgroup2 hierarchy, or if it cannot be opened (not
+    /// made yet: on hybrid, see `create_unified`).
     pub fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
         use std::os::unix::fs::OpenOptionsExt;
-        if self.layout != Layout::V2 {
-            return None;
-        }
         let dir = self.unified_dir()?;
         std::fs::OpenOptions::new()
             .read(true)
@@ -372,9 +397,54 @@ impl Cgroup {
             .map(std::os::fd::OwnedFd::from)
     }
 
+    /// Move process `pid` in, in every hierarchy. On v1 this waits for an RCU grace period
+    /// whenever no other cgroup.procs write came shortly before (6-14 ms here), see
+    /// `join_files`, which the container's own processes use instead.
     pub fn add_task(&self, pid: i32) -> Result<()> {
+        self.add_task_to(pid, |_| true)
+    }
+
+    /// `add_task` in the cgroup2 hierarchy only (pure v2, or the hybrid one): for a process
+    /// that joins its v1 hierarchies itself (`join_self`) but was not born in its cgroup2
+    /// directory (`clone_target`).
+    pub fn add_task_unified(&self, pid: i32) -> Result<()> {
+        self.add_task_to(pid, |h| h.v2)
+    }
+
+    /// The `tasks` file of the container's directory in each v1 hierarchy, opened for
+    /// writing, for `join_self` in the process that is to join them. Open before the
+    /// container's process is cloned (it inherits them), or sent to it. Empty on pure v2.
+    ///
+    /// Why not cgroup.procs: moving a process there write-locks the global
+    /// cgroup_threadgroup_rwsem, whose first writer after a quiet spell waits for an RCU
+    /// grace period (6-14 ms per container on this VM, most of a `create`). A
+    /// single-threaded process writing "0" (itself) to `tasks` moves just as completely
+    /// and takes no such lock. The kernel checks the opener's credentials, so the
+    /// process may have changed its own (a user namespace) since.
+    pub fn join_files(&self) -> Result<Vec<std::os::fd::OwnedFd>> {
+        self.hierarchies
+            .iter()
+            .filter(|h| !h.v2)
+            .map(|h| {
+                let path = self.dir(h).join("tasks");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map(std::os::fd::OwnedFd::from)
+                    .map_err(|e| {
+                        anyhow!(
+                            "cgroup: opening {}: {}",
+                            path.display(),
+                            files::errno_text(&e)
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn add_task_to(&self, pid: i32, which: impl Fn(&Hierarchy) -> bool) -> Result<()> {
         let val = pid.to_string();
-        for h in &self.hierarchies {
+        for h in self.hierarchies.iter().filter(|h| which(h)) {
             let dir = self.dir(h);
             files::write_raw(&dir, "cgroup.procs", &val).map_err(|e| {
                 anyhow!(

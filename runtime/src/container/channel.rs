@@ -3,7 +3,10 @@ use crate::Result;
 use anyhow::{anyhow, bail};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The most fds one message carries (one per cgroup v1 hierarchy, see `Msg::Go`).
+const MAX_FDS: usize = 32;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Msg {
@@ -15,7 +18,9 @@ pub enum Msg {
     InitPid(i32),
     /// rt → init: id maps written, the init's pid recorded. Carries the state JSON (with
     /// the init's host pid) that hooks run inside the container get. An init in a user
-    /// namespace waits for it before anything else; others only before the hooks.
+    /// namespace waits for it before anything else; others only before the hooks. Sent
+    /// with the `tasks` files of the init's cgroup v1 hierarchies, which the init joins
+    /// itself at once (`cgroups::join_self`).
     Go { state: String },
     /// init → rt: namespaces and mounts are ready: run prestart/createRuntime hooks.
     RunHooks,
@@ -65,8 +70,24 @@ impl Channel {
     /// Send `msg`. If the peer is gone, its last words (an `Error` it sent before
     /// exiting) are the error, not EPIPE.
     pub fn send(&self, msg: &Msg) -> Result<()> {
+        self.send_fds(msg, &[])
+    }
+
+    /// Send `msg` with `fds` (SCM_RIGHTS) in one datagram; `recv_fds` takes both.
+    pub fn send_fds(&self, msg: &Msg, fds: &[BorrowedFd]) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
         let buf = serde_json::to_vec(msg)?;
-        match nix::unistd::write(&self.fd, &buf) {
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let cmsg = [ControlMessage::ScmRights(&raw)];
+        let cmsg: &[ControlMessage] = if raw.is_empty() { &[] } else { &cmsg };
+        let iov = [std::io::IoSlice::new(&buf)];
+        let sent = loop {
+            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsg, MsgFlags::empty(), None) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r,
+            }
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(e @ (nix::Error::EPIPE | nix::Error::ECONNRESET)) => match self.recv_opt() {
                 Err(peer) => Err(peer),
@@ -83,18 +104,52 @@ impl Channel {
     }
 
     /// Next message, or None at EOF (the peer exited, or exec'd: the socket is CLOEXEC).
+    /// Fds sent with it are closed.
     pub fn recv_opt(&self) -> Result<Option<Msg>> {
+        Ok(self.recv_with_fds()?.map(|(m, _)| m))
+    }
+
+    /// Next message and the fds sent with it (close-on-exec); EOF is an error.
+    pub fn recv_fds(&self) -> Result<(Msg, Vec<OwnedFd>)> {
+        self.recv_with_fds()?
+            .ok_or_else(|| anyhow!("the container's init exited before it was ready"))
+    }
+
+    fn recv_with_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut reset = false;
-        let n = loop {
-            match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+        let (n, fds) = loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_buf),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::Error::EINTR) => continue,
                 // A peer that exited with a message of ours unread leaves ECONNRESET
                 // pending (reported once, before its queued messages): read again for
                 // its last words.
                 Err(nix::Error::ECONNRESET) if !reset => reset = true,
                 Err(nix::Error::ECONNRESET) => return Ok(None),
-                r => break r?,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(raw) = c {
+                                // SAFETY: the kernel installed these fds for us.
+                                fds.extend(
+                                    raw.into_iter()
+                                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                                );
+                            }
+                        }
+                    }
+                    break (msg.bytes, fds);
+                }
             }
         };
         if n == 0 {
@@ -104,7 +159,7 @@ impl Channel {
             .map_err(|e| anyhow!("bad message from init: {e}"))?
         {
             Msg::Error(e) => Err(anyhow!(e)),
-            m => Ok(Some(m)),
+            m => Ok(Some((m, fds))),
         }
     }
 

@@ -95,8 +95,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
 
     // 3. Its cgroup. The state is recorded before any directory of it is made, naming
     // them, so that if rt dies from then on, `delete -f` finds and removes all of them.
-    // On pure v2 the init is cloned into it, so it is made now; otherwise after the
-    // clone, while the init re-execs itself (see crate::exe).
+    // The init is cloned into its cgroup2 directory, so that is made now (on pure v2 the
+    // whole cgroup); v1 directories after the clone, while the init re-execs itself (see
+    // crate::exe), and the init joins them itself (see Cgroup::join_files).
     let mut cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let resources = linux.and_then(|l| l.resources().as_ref());
     let mut state = State {
@@ -112,8 +113,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
         creating: true,
     };
     let cgroup_first = cgroup.layout == Layout::V2;
+    let via_intermediate = ns.needs_intermediate();
     if cgroup_first {
         make_cgroup(&dir, &mut state, &mut cgroup, resources, &mut undo)?;
+    } else if cgroup.unified_dir().is_some() && !via_intermediate {
+        dir.save(&state)?;
+        cgroup.create_unified()?;
+        undo.cgroup = Some(cgroup.clone());
     }
     // 4. The exec fifo that `start` opens.
     let fifo = dir.exec_fifo();
@@ -128,7 +134,6 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
 
     // 6. The init, cloned straight into its namespaces.
     let (chan, init_chan) = channel::pair()?;
-    let via_intermediate = ns.needs_intermediate();
     let back = match via_intermediate {
         false => Some(namespaces::enter_for_children(&ns, linux)?),
         true => None,
@@ -138,9 +143,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     } else {
         ns.clone_flags.bits()
     };
-    // On cgroup v2 the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP,
-    // Linux 5.7+): no cgroup.procs write, and never a moment outside it. Otherwise, or if
-    // the kernel refuses, a plain clone and rt moves it below.
+    // The init is cloned straight into its cgroup2 directory (clone3 CLONE_INTO_CGROUP,
+    // Linux 5.7+): no cgroup.procs write. Without one, or if the kernel refuses, a plain
+    // clone, and rt moves it below.
     let (child, born_in_cgroup) = match via_intermediate {
         false => clone_into(&cgroup, flags)?,
         true => (
@@ -212,7 +217,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
 
     crate::logging::debug("create: init cloned");
     // 7. Id maps, then the init may go on (it needs them, and its cgroup, before it
-    // mounts); it joins its cgroup while the init mounts.
+    // mounts). It joins its v1 hierarchies itself, first thing, through the `tasks` files
+    // sent with Go (Cgroup::join_files: no RCU grace period, unlike a move by rt).
     if !via_intermediate {
         namespaces::write_id_maps(pid, linux)?;
     }
@@ -220,19 +226,24 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts, foreground: bool) -> Res
     if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_deref()) {
         undo.poststop = Some((h, state::hook_state_json(&state, Status::Stopped)));
     }
-    chan.send(&Msg::Go {
+    let join = cgroup.join_files()?;
+    let join_fds: Vec<_> = join.iter().map(std::os::fd::AsFd::as_fd).collect();
+    let go = Msg::Go {
         state: String::from_utf8_lossy(&creating).into_owned(),
-    })?;
-    // On cgroup v1 the first attach after a quiet spell waits for an RCU grace period
-    // (~10 ms here): overlapped with the init's mount work instead of before it. The init
-    // does not unshare its cgroup namespace, nor run anything of the container's, before
-    // HooksDone, which comes after this.
+    };
+    chan.send_fds(&go, &join_fds)?;
+    drop(join_fds);
+    drop(join);
+    // Not cloned into its cgroup2 directory: moved there now, while the init mounts. The
+    // init does not unshare its cgroup namespace, nor run anything of the container's,
+    // before HooksDone, which comes after this.
     if born_in_cgroup {
-        crate::logging::debug("create: init was cloned into its cgroup");
-    } else {
-        cgroup.add_task(pid)?;
-        crate::logging::debug("create: init joined to its cgroup");
+        crate::logging::debug("create: init was cloned into its cgroup2 directory");
+    } else if cgroup.unified_dir().is_some() {
+        cgroup.add_task_unified(pid)?;
+        crate::logging::debug("create: init moved into its cgroup2 directory");
     }
+    crate::logging::debug("create: init sent to its cgroup");
     // 8. Hooks that run in the runtime's namespaces, once the init's mounts are made.
     chan.expect(Msg::RunHooks)?;
     if let Some(h) = spec.hooks() {

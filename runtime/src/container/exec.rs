@@ -47,12 +47,16 @@ pub fn spawn(
         }
         None => None,
     };
-    // On cgroup v2 straight into the container's cgroup (clone3), else moved below.
+    // Into the container's cgroup2 directory (clone3), else moved below; the v1
+    // hierarchies it joins itself (Cgroup::join_files), with Go.
+    let join = st.cgroup.join_files()?;
     let (pid, in_cgroup) = super::create::clone_into(&st.cgroup, 0)?;
     if pid == 0 {
         drop(chan);
+        drop(join);
         let e = child(
             &nss,
+            &st.cgroup,
             process,
             console_child,
             st.config.linux().as_ref(),
@@ -78,12 +82,15 @@ pub fn spawn(
         e
     };
     if !in_cgroup {
-        st.cgroup.add_task(pid).map_err(fail)?;
+        st.cgroup.add_task_unified(pid).map_err(fail)?;
     }
-    chan.send(&Msg::Go {
+    let join_fds: Vec<_> = join.iter().map(AsFd::as_fd).collect();
+    let go = Msg::Go {
         state: String::new(),
-    })
-    .map_err(fail)?;
+    };
+    chan.send_fds(&go, &join_fds).map_err(fail)?;
+    drop(join_fds);
+    drop(join);
     // A successful execve closes the channel (CLOEXEC); an error comes as a message.
     loop {
         match chan.recv_opt() {
@@ -106,6 +113,7 @@ pub fn spawn(
 
 fn child(
     nss: &[(LinuxNamespaceType, File)],
+    cgroup: &crate::cgroups::Cgroup,
     process: &Process,
     console_sock: Option<UnixStream>,
     linux: Option<&oci_spec::runtime::Linux>,
@@ -118,9 +126,9 @@ fn child(
     }
     let seccomp_cfg = linux.and_then(|l| l.seccomp().as_ref());
     let personality = linux.and_then(|l| l.personality().as_ref());
-    match chan.recv()? {
-        Msg::Go { .. } => {}
-        m => bail!("protocol error: expected Go, got {m:?}"),
+    match chan.recv_fds()? {
+        (Msg::Go { .. }, join) => cgroup.join_self(join)?,
+        (m, _) => bail!("protocol error: expected Go, got {m:?}"),
     }
     // CVE-2025-52881: rt's own procfs for its /proc writes, taken in the host's mount
     // namespace, before the container's is joined.

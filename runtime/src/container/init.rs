@@ -3,7 +3,7 @@
 //! a read-only mount of rt's binary (CVE-2019-5736, see crate::exe) as `rt __rt-init`.
 //!
 //! Stages, in order: join namespaces (in a user namespace: after rt's maps) → re-exec →
-//! mounts and /dev → runtime hooks (run by rt, once we sit in our cgroup) →
+//! join the cgroup v1 hierarchies (with rt's Go) → mounts and /dev → runtime hooks (run by rt, once we sit in our cgroup) →
 //! createContainer hooks → pivot_root → console → hostname, sysctl → masked and readonly
 //! paths → process attributes → seccomp compiled → Ready → (start) → startContainer
 //! hooks → capabilities, user, no_new_privs, seccomp → execve.
@@ -72,7 +72,7 @@ pub fn main(mut args: InitArgs, chan: Channel) -> ! {
     };
     if let Some(bin) = sealed {
         // CVE-2019-5736 (see crate::exe): from here on the init runs from the read-only
-        // mount. rt meanwhile joins us to our cgroup, which takes longer on v1.
+        // mount. rt meanwhile makes our cgroup v1 directories.
         let keep: Vec<RawFd> = [Some(resume.chan), resume.console]
             .into_iter()
             .flatten()
@@ -144,7 +144,7 @@ fn join(args: InitArgs, chan: &Channel) -> Result<Resume> {
         nix::sys::prctl::set_dumpable(false)?;
     }
     let hook_state = match userns {
-        true => Some(go(chan)?),
+        true => Some(go(chan, args.cgroup)?),
         false => None,
     };
     if !args.joined {
@@ -176,11 +176,18 @@ fn join(args: InitArgs, chan: &Channel) -> Result<Resume> {
     })
 }
 
-/// rt's `Go`: the state JSON for hooks run inside the container.
-fn go(chan: &Channel) -> Result<String> {
-    match chan.recv()? {
-        Msg::Go { state } => Ok(state),
-        m => Err(anyhow!("protocol error: expected Go, got {m:?}")),
+/// rt's `Go`: the state JSON for hooks run inside the container. We join our cgroup v1
+/// hierarchies at once, through the `tasks` files it carries (see Cgroup::join_files).
+fn go(chan: &Channel, cgroup: &Cgroup) -> Result<String> {
+    match chan.recv_fds()? {
+        (Msg::Go { state }, join) => {
+            if !join.is_empty() {
+                cgroup.join_self(join)?;
+                crate::logging::debug("init: joined its cgroup v1 hierarchies");
+            }
+            Ok(state)
+        }
+        (m, _) => Err(anyhow!("protocol error: expected Go, got {m:?}")),
     }
 }
 
@@ -210,14 +217,14 @@ fn run(args: Resume, chan: &Channel) -> Result<Never> {
     // rt has made our cgroup (mounted below) once it lets us go.
     let hook_state = match args.hook_state {
         Some(s) => s,
-        None => go(chan)?,
+        None => go(chan, &args.cgroup)?,
     };
     crate::logging::debug("init: namespaces joined");
     // Mounts, /dev, then the hooks that want to see them.
     rootfs::prepare(spec, &args.rootfs, &args.cgroup, args.userns)?;
-    // rt now joins us to our cgroup (slow on v1: an RCU grace period), then runs the
-    // prestart and createRuntime hooks and answers HooksDone. Hooks must see us in our
-    // cgroup and run before pivot_root, so with hooks we wait here; without, the wait
+    // rt now moves us into our cgroup2 directory unless we were cloned into it, then runs
+    // the prestart and createRuntime hooks and answers HooksDone. Hooks must see us in
+    // our cgroup and run before pivot_root, so with hooks we wait here; without, the wait
     // moves to just before anything that needs the cgroup, and the two overlap.
     crate::logging::debug("init: mounts and /dev made");
     chan.send(&Msg::RunHooks)?;

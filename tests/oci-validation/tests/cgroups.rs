@@ -506,8 +506,10 @@ fn update_from_json_and_flags() {
     assert_no_leftovers(&rt, &id, &b);
 }
 
-/// The init is in its cgroup when `create` returns: on cgroup v2 it was cloned into it
-/// (clone3 CLONE_INTO_CGROUP, so it never ran anywhere else); on v1 rt moved it there.
+/// The init is in its cgroup, in every hierarchy, when `create` returns: cloned into its
+/// cgroup2 directory (clone3 CLONE_INTO_CGROUP, so it never ran anywhere else there: pure
+/// v2, or the hybrid mount), and on v1 joined by itself (Cgroup::join_files). `exec`
+/// takes the same path.
 #[test]
 fn init_is_in_its_cgroup_when_create_returns() {
     let rt = Rt::new();
@@ -525,23 +527,29 @@ fn init_is_in_its_cgroup_when_create_returns() {
         &id,
     ]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let cg = read(Path::new(&format!("/proc/{pid}/cgroup")));
     let cgp = b.cgroups_path();
-    let want = if is_v2() {
-        format!("0::{cgp}")
-    } else {
-        format!(":memory:{cgp}")
+    let in_every_hierarchy = |pid: i64| {
+        let cg = read(Path::new(&format!("/proc/{pid}/cgroup")));
+        assert!(cg.lines().count() > 0, "{cg}");
+        for l in cg.lines() {
+            assert!(l.ends_with(&format!(":{cgp}")), "{l}: not in {cgp}:\n{cg}");
+        }
     };
-    assert!(cg.lines().any(|l| l.ends_with(&want)), "{want} not in {cg}");
+    in_every_hierarchy(pid);
     let log = std::fs::read_to_string(&log).unwrap();
-    let how = if is_v2() {
-        "init was cloned into its cgroup"
-    } else {
-        "init joined to its cgroup"
-    };
-    assert!(log.contains(how), "{how:?} not in the debug log:\n{log}");
-    // exec takes the same path: on v2 its process is cloned into the cgroup too, and
-    // `ps` (which reads the cgroup) sees it.
+    let unified = is_v2() || Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists();
+    let mut how = vec![];
+    if unified {
+        how.push("init was cloned into its cgroup2 directory");
+    }
+    if !is_v2() {
+        how.push("init: joined its cgroup v1 hierarchies");
+    }
+    for h in how {
+        assert!(log.contains(h), "{h:?} not in the debug log:\n{log}");
+    }
+    // exec: its process is cloned into the cgroup2 directory too, joins the v1
+    // hierarchies itself, and `ps` (which reads the cgroup) sees it.
     rt.ok(&["start", &id]);
     rt.ok(&[
         "--debug",
@@ -549,12 +557,16 @@ fn init_is_in_its_cgroup_when_create_returns() {
         &log_s,
         "exec",
         "-d",
+        "--pid-file",
+        b.dir.join("exec.pid").to_str().unwrap(),
         &id,
         "/bin/sleep",
         "999",
     ]);
     let log = std::fs::read_to_string(b.dir.join("rt.log")).unwrap();
     assert!(!log.contains("clone3 into the cgroup refused"), "{log}");
+    let exec_pid: i64 = read(&b.dir.join("exec.pid")).trim().parse().unwrap();
+    in_every_hierarchy(exec_pid);
     let ps: Value = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
     assert_eq!(ps.as_array().map(Vec::len), Some(2), "{ps}");
     rt.ok(&["delete", "-f", &id]);

@@ -209,6 +209,27 @@ fn user_namespace_uid_seen_from_host() {
         m.split_whitespace().collect::<Vec<_>>(),
         ["0", "100000", "65536"]
     );
+    // Host uid 100000 cannot open the cgroup files, yet the init (and an exec'd process)
+    // joins every hierarchy: through files rt opened for it (Cgroup::join_files).
+    let pid_file = b.dir.join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "/bin/sleep",
+        "999",
+    ]);
+    let exec_pid = fs::read_to_string(&pid_file).unwrap();
+    let cgp = b.cgroups_path();
+    for p in [pid.to_string(), exec_pid.trim().to_string()] {
+        let cg = fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+        assert!(cg.lines().count() > 0);
+        for l in cg.lines() {
+            assert!(l.ends_with(&format!(":{cgp}")), "{l}: not in {cgp}:\n{cg}");
+        }
+    }
     rt.ok(&["delete", "-f", &id]);
     assert_no_leftovers(&rt, &id, &b);
 }
