@@ -74,15 +74,21 @@ impl Channel {
     }
 
     /// Send `msg` with `fds` (SCM_RIGHTS) in one datagram; `recv_fds` takes both.
+    /// Without fds it is a plain write(2): the init and the exec child send under the
+    /// container's seccomp filter, which, as under runc, need allow only write, read,
+    /// close, openat and execve after it is loaded (not sendmsg or recvmsg).
     pub fn send_fds(&self, msg: &Msg, fds: &[BorrowedFd]) -> Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
         let buf = serde_json::to_vec(msg)?;
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let cmsg = [ControlMessage::ScmRights(&raw)];
-        let cmsg: &[ControlMessage] = if raw.is_empty() { &[] } else { &cmsg };
         let iov = [std::io::IoSlice::new(&buf)];
         let sent = loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsg, MsgFlags::empty(), None) {
+            let r = match raw.is_empty() {
+                true => nix::unistd::write(&self.fd, &buf),
+                false => sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None),
+            };
+            match r {
                 Err(nix::Error::EINTR) => continue,
                 r => break r,
             }
@@ -106,21 +112,33 @@ impl Channel {
     /// Next message, or None at EOF (the peer exited, or exec'd: the socket is CLOEXEC).
     /// Fds sent with it are closed.
     pub fn recv_opt(&self) -> Result<Option<Msg>> {
-        Ok(self.recv_with_fds()?.map(|(m, _)| m))
+        Ok(self.recv_with_fds(false)?.map(|(m, _)| m))
     }
 
     /// Next message and the fds sent with it (close-on-exec); EOF is an error.
     pub fn recv_fds(&self) -> Result<(Msg, Vec<OwnedFd>)> {
-        self.recv_with_fds()?
+        self.recv_with_fds(true)?
             .ok_or_else(|| anyhow!("the container's init exited before it was ready"))
     }
 
-    fn recv_with_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
+    /// With `want_fds` false a plain read(2) (see `send_fds`); fds sent anyway are
+    /// closed by the kernel.
+    fn recv_with_fds(&self, want_fds: bool) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; 64 * 1024];
         let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut reset = false;
         let (n, fds) = loop {
+            if !want_fds {
+                match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+                    Err(nix::Error::EINTR) => continue,
+                    Err(nix::Error::ECONNRESET) if !reset => reset = true,
+                    Err(nix::Error::ECONNRESET) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                    Ok(n) => break (n, Vec::new()),
+                }
+                continue;
+            }
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.fd.as_raw_fd(),

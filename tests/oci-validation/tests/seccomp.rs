@@ -355,3 +355,34 @@ fn non_root_user_with_and_without_no_new_privs() {
         assert_eq!(st["status"]["NoNewPrivs"], if nnp { "1" } else { "0" });
     }
 }
+
+/// Once the filter is loaded, rt's init and exec child talk to rt with write and read
+/// only, as runc's do: a profile that refuses the socket message calls still runs the
+/// container (with and without noNewPrivileges) and exec, and both are filtered.
+#[test]
+fn a_filter_refusing_sendmsg_and_recvmsg_still_runs() {
+    let rt = Rt::new();
+    let mut b = with_seccomp(
+        &[],
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["sendmsg", "recvmsg", "sendto", "recvfrom", "sendmmsg", "recvmmsg"],
+                 "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+            ]
+        }),
+    );
+    for nnp in [true, false] {
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        let r = probe(&rt, &mut b, &["mkdir", "/tmp/x"]);
+        assert_eq!(errno(&r), ENOSYS, "nnp {nnp}: {r}");
+    }
+    b.set_args(&["/bin/sleep", "30"]);
+    b.save();
+    let id = unique_id("sc");
+    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
+    let r = exec_probe(&rt, &id, &["mkdir", "/tmp/x"]);
+    rt.ok(&["delete", "-f", &id]);
+    assert_eq!(errno(&r), ENOSYS, "exec: {r}");
+}
