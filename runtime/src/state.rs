@@ -79,15 +79,16 @@ pub struct DirLock {
 }
 
 pub fn validate_id(id: &str) -> Result<()> {
+    // At most NAME_MAX: the id names a directory under --root (and the default cgroup).
     let ok = !id.is_empty()
-        && id.len() <= 1024
+        && id.len() <= 255
         && id != "."
         && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
     if !ok {
-        bail!("invalid container id {id:?}: it must be 1 to 1024 characters of [A-Za-z0-9_+.-], not '.' or '..'");
+        bail!("invalid container id {id:?}: it must be 1 to 255 characters of [A-Za-z0-9_+.-], not '.' or '..'");
     }
     Ok(())
 }
@@ -261,4 +262,57 @@ pub fn hook_state_json(state: &State, status: Status) -> Vec<u8> {
         v["annotations"] = serde_json::to_value(a).unwrap_or_default();
     }
     serde_json::to_vec(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// `rt state`, `list` or `delete` reading state.json while `create` rewrites it never
+    /// sees a truncated or half-written file (save writes a temp file, then renames it).
+    #[test]
+    fn load_never_sees_a_half_written_state() {
+        let tmp = std::env::temp_dir().join(format!("rt-state-atomic-{}", std::process::id()));
+        fs::create_dir_all(&tmp).unwrap();
+        let dir = ContainerDir { dir: tmp.clone() };
+        let state = State {
+            id: "atomic".into(),
+            pid: 1,
+            pid_start: 1,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-12-02T00:00:00.000000000Z".into(),
+            owner: "root".into(),
+            cgroup: Cgroup::default(),
+            config: Spec::default(),
+            creating: false,
+        };
+        dir.save(&state).unwrap();
+        let done = AtomicBool::new(false);
+        let (mut reads, mut bad) = (0u32, vec![]);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..5_000 {
+                    dir.save(&state).unwrap();
+                }
+                done.store(true, Ordering::Relaxed);
+            });
+            while !done.load(Ordering::Relaxed) {
+                reads += 1;
+                match dir.load() {
+                    Ok(Some(st)) if st.id == "atomic" => {}
+                    other => bad.push(format!("{other:?}")),
+                }
+            }
+        });
+        fs::remove_dir_all(&tmp).unwrap();
+        assert!(reads > 100, "only {reads} reads overlapped the writes");
+        assert!(
+            bad.is_empty(),
+            "{} of {reads} reads failed: {:?}",
+            bad.len(),
+            bad.first()
+        );
+    }
 }

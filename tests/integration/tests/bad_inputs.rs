@@ -560,6 +560,54 @@ fn cli_invalid_id_slash() {
     );
 }
 
+/// Every command that takes an id refuses one that is empty, `.`, `..`, holds a `/` or
+/// anything outside [A-Za-z0-9_+.-], or is longer than NAME_MAX: exit 1, one line naming
+/// the id, nothing made under --root nor beside it.
+#[test]
+fn cli_invalid_ids_are_refused_by_every_command() {
+    let b = Bundle::busybox(&["true"]);
+    let long = "a".repeat(256);
+    let ids = [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "/abs",
+        "a b",
+        "a\nb",
+        long.as_str(),
+    ];
+    for id in ids {
+        let quoted = format!("invalid container id {id:?}");
+        for cmd in [
+            vec!["create", "--bundle", b.dir_str(), id],
+            vec!["run", "-d", "--bundle", b.dir_str(), id],
+            vec!["start", id],
+            vec!["state", id],
+            vec!["kill", id, "KILL"],
+            vec!["delete", "-f", id],
+            vec!["exec", id, "true"],
+            vec!["pause", id],
+        ] {
+            let rt = Rt::new();
+            let out = rt.run(&cmd);
+            assert_one_line(&out, &quoted, &format!("rt {cmd:?}"));
+            let left: Vec<_> = std::fs::read_dir(&rt.root)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "rt {cmd:?} left state behind: {left:?}");
+            for outside in [rt.root.parent().unwrap().join("x"), "/abs".into()] {
+                assert!(!outside.exists(), "rt {cmd:?} made {}", outside.display());
+            }
+        }
+    }
+    // 255 characters is a valid id (refused only because it does not exist).
+    let rt = Rt::new();
+    let out = rt.run(&["state", &"a".repeat(255)]);
+    assert_one_line(&out, "does not exist", "rt state <255 characters>");
+}
+
 #[test]
 fn cli_log_format_xml() {
     bad_cli(&["--log-format", "xml", "state", "x"], "--log-format");

@@ -797,3 +797,66 @@ fn stdio_is_passed_through() {
     assert_eq!(p["pid"], 1);
     assert_no_leftovers(&rt, &id, &b);
 }
+
+/// A child process, killed and reaped on drop (also when the test fails).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A host process (not rt's child) given exactly `pid`: ns_last_pid is set to pid - 1
+/// before each spawn, retried while other processes on the machine take the pid first.
+fn spawn_with_pid(pid: i32) -> KillOnDrop {
+    for _ in 0..200 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("writing /proc/sys/kernel/ns_last_pid");
+        let mut c = std::process::Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawning sleep");
+        if c.id() as i32 == pid {
+            return KillOnDrop(c);
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    panic!("could not get pid {pid} for a new process in 200 tries");
+}
+
+/// The init dies behind rt's back and its pid goes to an unrelated host process: rt must
+/// see the container as stopped (the start time recorded at create no longer matches), so
+/// `kill` refuses and neither `kill` nor `delete` signals the newcomer.
+#[test]
+fn recycled_init_pid_is_never_signalled() {
+    let rt = Rt::new();
+    let (b, id) = running(&rt, SLEEP);
+    let pid = state_pid(&rt, &id);
+    // SAFETY: a plain kill(2) of the container's init.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    // Gone, reaped too (its parent is the host's init): only then is the pid free.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "pid {pid} was not reaped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let newcomer = spawn_with_pid(pid);
+    assert_eq!(
+        rt.status(&id),
+        "stopped",
+        "a recycled pid counted as the init"
+    );
+    let err = rt.fail(&["kill", &id, "KILL"]);
+    assert!(err.contains("not running"), "{err}");
+    rt.ok(&["delete", &id]);
+    assert!(
+        alive_not_zombie(pid),
+        "rt signalled the process that took the init's pid {pid}"
+    );
+    drop(newcomer);
+    assert_no_leftovers(&rt, &id, &b);
+}
