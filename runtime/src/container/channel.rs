@@ -124,28 +124,14 @@ impl Channel {
     /// With `want_fds` false a plain read(2) (see `send_fds`); fds sent anyway are
     /// closed by the kernel.
     fn recv_with_fds(&self, want_fds: bool) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; 64 * 1024];
-        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut reset = false;
         let (n, fds) = loop {
-            if !want_fds {
-                match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
-                    Err(nix::Error::EINTR) => continue,
-                    Err(nix::Error::ECONNRESET) if !reset => reset = true,
-                    Err(nix::Error::ECONNRESET) => return Ok(None),
-                    Err(e) => return Err(e.into()),
-                    Ok(n) => break (n, Vec::new()),
-                }
-                continue;
-            }
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg_buf),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
+            let r = match want_fds {
+                true => self.recvmsg(&mut buf),
+                false => nix::unistd::read(self.fd.as_raw_fd(), &mut buf).map(|n| (n, vec![])),
+            };
+            match r {
                 Err(nix::Error::EINTR) => continue,
                 // A peer that exited with a message of ours unread leaves ECONNRESET
                 // pending (reported once, before its queued messages): read again for
@@ -153,21 +139,7 @@ impl Channel {
                 Err(nix::Error::ECONNRESET) if !reset => reset = true,
                 Err(nix::Error::ECONNRESET) => return Ok(None),
                 Err(e) => return Err(e.into()),
-                Ok(msg) => {
-                    let mut fds = Vec::new();
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(raw) = c {
-                                // SAFETY: the kernel installed these fds for us.
-                                fds.extend(
-                                    raw.into_iter()
-                                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                                );
-                            }
-                        }
-                    }
-                    break (msg.bytes, fds);
-                }
+                Ok(got) => break got,
             }
         };
         if n == 0 {
@@ -179,6 +151,30 @@ impl Channel {
             Msg::Error(e) => Err(anyhow!(e)),
             m => Ok(Some((m, fds))),
         }
+    }
+
+    /// One recvmsg(2): the bytes read into `buf` and the fds that came with them.
+    fn recvmsg(&self, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let msg = recvmsg::<()>(
+            self.fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg_buf),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )?;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().into_iter().flatten() {
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: the kernel installed these fds for us.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        Ok((msg.bytes, fds))
     }
 
     /// The next message, which must be `want` (compared by variant).
