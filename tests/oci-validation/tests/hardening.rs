@@ -564,17 +564,32 @@ fn mount_destination_under_a_racing_symlink_stays_inside() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let mut seen = vec![];
         let mut at_stage = false;
-        for l in lines.map_while(Result::ok) {
-            if l.contains("msg=\"init: before pivot_root\"") {
-                at_stage = true;
+        for l in lines.by_ref().map_while(Result::ok) {
+            at_stage = l.contains("msg=\"init: before pivot_root\"");
+            seen.push(l);
+            if at_stage {
                 break;
             }
         }
         if at_stage {
             made += 1;
-            let pid = rt.state(&id)["pid"].as_i64().unwrap();
+            let out = rt.run(&["state", &id]);
+            if !out.status.success() {
+                let _ = child.kill();
+                let _ = child.wait();
+                seen.extend(lines.map_while(Result::ok));
+                panic!(
+                    "rt state {id} while its create is stopped: {}\ncreate's log:\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    seen.join("\n")
+                );
+            }
+            let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let pid = st["pid"].as_i64().unwrap();
             // Where the destination, the masked and the readonly path land if `race` is
             // followed to the host's /: /mnt, /mnt/masked. (Other mounts the init's copy
             // of the host's namespace may show are other users' of the machine.)
