@@ -75,8 +75,8 @@ impl Channel {
 
     /// Send `msg` with `fds` (SCM_RIGHTS) in one datagram; `recv_fds` takes both.
     /// Without fds it is a plain write(2): the init and the exec child send under the
-    /// container's seccomp filter, which, as under runc, need allow only write, read,
-    /// close, openat and execve after it is loaded (not sendmsg or recvmsg).
+    /// container's seccomp filter, and as with runc a profile need only allow write,
+    /// read, close, openat and execve after it (not sendmsg or recvmsg).
     pub fn send_fds(&self, msg: &Msg, fds: &[BorrowedFd]) -> Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
         let buf = serde_json::to_vec(msg)?;

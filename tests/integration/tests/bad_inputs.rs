@@ -516,7 +516,7 @@ fn args0_not_on_path() {
 // ---- command line -------------------------------------------------------------------
 
 /// `rt <args>` fails with one line naming `needle` and makes no state dir for `id`.
-fn bad_cli(args: &[&str], needle: &str) {
+fn bad_cli(args: &[&str], needle: &str) -> Rt {
     let rt = Rt::new();
     let out = rt.run(args);
     assert_one_line(&out, needle, &format!("rt {args:?}"));
@@ -524,6 +524,7 @@ fn bad_cli(args: &[&str], needle: &str) {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "rt {args:?} left state behind: {left:?}");
+    rt
 }
 
 #[test]
@@ -590,13 +591,7 @@ fn cli_invalid_ids_are_refused_by_every_command() {
             vec!["exec", id, "true"],
             vec!["pause", id],
         ] {
-            let rt = Rt::new();
-            let out = rt.run(&cmd);
-            assert_one_line(&out, &quoted, &format!("rt {cmd:?}"));
-            let left: Vec<_> = std::fs::read_dir(&rt.root)
-                .map(|d| d.flatten().map(|e| e.file_name()).collect())
-                .unwrap_or_default();
-            assert!(left.is_empty(), "rt {cmd:?} left state behind: {left:?}");
+            let rt = bad_cli(&cmd, &quoted);
             for outside in [rt.root.parent().unwrap().join("x"), "/abs".into()] {
                 assert!(!outside.exists(), "rt {cmd:?} made {}", outside.display());
             }

@@ -798,19 +798,9 @@ fn stdio_is_passed_through() {
     assert_no_leftovers(&rt, &id, &b);
 }
 
-/// A child process, killed and reaped on drop (also when the test fails).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A host process (not rt's child) given exactly `pid`: ns_last_pid is set to pid - 1
 /// before each spawn, retried while other processes on the machine take the pid first.
-fn spawn_with_pid(pid: i32) -> KillOnDrop {
+fn spawn_with_pid(pid: i32) -> Sleeper {
     for _ in 0..200 {
         fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
             .expect("writing /proc/sys/kernel/ns_last_pid");
@@ -820,7 +810,7 @@ fn spawn_with_pid(pid: i32) -> KillOnDrop {
             .spawn()
             .expect("spawning sleep");
         if c.id() as i32 == pid {
-            return KillOnDrop(c);
+            return Sleeper { child: c };
         }
         let _ = c.kill();
         let _ = c.wait();

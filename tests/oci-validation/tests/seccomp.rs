@@ -325,11 +325,18 @@ fn exec_gets_the_filter_too() {
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
         }),
     );
+    let r = exec_probe_into(&rt, &b, &["mkdir", "/tmp/x"]);
+    assert_eq!(errno(&r), ENOSYS, "{r}");
+}
+
+/// `rt exec` of rt-probe into a detached container of bundle `b` (which must keep running),
+/// then `delete -f`.
+fn exec_probe_into(rt: &Rt, b: &Bundle, probe_args: &[&str]) -> Value {
     let id = unique_id("sc");
     rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
-    let r = exec_probe(&rt, &id, &["mkdir", "/tmp/x"]);
+    let r = exec_probe(rt, &id, probe_args);
     rt.ok(&["delete", "-f", &id]);
-    assert_eq!(errno(&r), ENOSYS, "{r}");
+    r
 }
 
 #[test]
@@ -380,9 +387,6 @@ fn a_filter_refusing_sendmsg_and_recvmsg_still_runs() {
     }
     b.set_args(&["/bin/sleep", "30"]);
     b.save();
-    let id = unique_id("sc");
-    rt.ok(&["run", "-d", "--bundle", b.dir_str(), &id]);
-    let r = exec_probe(&rt, &id, &["mkdir", "/tmp/x"]);
-    rt.ok(&["delete", "-f", &id]);
+    let r = exec_probe_into(&rt, &b, &["mkdir", "/tmp/x"]);
     assert_eq!(errno(&r), ENOSYS, "exec: {r}");
 }
